@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// sigsum-log: one binary for every role and runbook command.
+import { Command, Option } from 'commander';
+import { ConfigError } from '../errors.js';
+import { SETTINGS, loadConfig, settingsHelp, type Config, type Role } from '../config/config.js';
+import { createLogger, type Logger } from '../log.js';
+import { registerKeyCommands } from './keys.js';
+import { registerInitCommand } from './init.js';
+import { registerLocalCommand } from './local.js';
+import { startNode } from './run-node.js';
+import { registerWitnessCommand } from './witness.js';
+import { registerFailoverCommands } from './failover.js';
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function buildProgram(): Command {
+  const program = new Command('sigsum-log');
+  program
+    .description('A Sigsum transparency log server (primary or secondary node) and its runbook tools.')
+    .addOption(new Option('--role <role>', 'which node to run').choices(['primary', 'secondary']))
+    .option('--config <file>', 'TOML config file (default: $SIGSUM_LOGSERVER_CONFIG, else /etc/sigsum/config.toml)');
+  for (const s of SETTINGS) {
+    if (s.kind === 'bool') program.option(`--${s.key} [bool]`, s.help);
+    else if (s.kind === 'path-list' || s.kind === 'string-list') program.option(`--${s.key} <value>`, `${s.help} (repeatable)`, collect);
+    else program.option(`--${s.key} <value>`, s.help);
+  }
+  program.addHelpText('after', `\nEvery config key is also a flag of the same name that overrides the file:\n${settingsHelp()}\n`);
+  program.action(async (opts: Record<string, unknown>) => {
+    const role = opts.role as Role | undefined;
+    if (role === undefined) {
+      program.help({ error: true });
+    }
+    const flags: Record<string, string | string[] | boolean | undefined> = {};
+    for (const s of SETTINGS) {
+      const camel = s.key.replace(/-([a-z])/g, (_m, ch: string) => ch.toUpperCase());
+      const v = opts[camel];
+      if (v !== undefined) flags[s.key] = v === true ? 'true' : (v as string | string[]);
+    }
+    const config = loadConfig({ role: role as Role, configFile: opts.config as string | undefined, flags });
+    const log = createLogger(config.logLevel, config.logFile, role);
+    for (const w of config.warnings) log.warning(w);
+    await runUntilSignal(config, log);
+  });
+  registerInitCommand(program);
+  registerKeyCommands(program);
+  registerLocalCommand(program);
+  registerWitnessCommand(program);
+  registerFailoverCommands(program);
+  return program;
+}
+
+async function runUntilSignal(config: Config, log: Logger): Promise<void> {
+  const node = await startNode(config, log);
+  const shutdown = (signal: string): void => {
+    log.info(`${signal}: shutting down`);
+    node.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error(`shutdown failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sigsum-log: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,288 @@
+// Node configuration: log-go's TOML keys (drop-in for its operators), with
+// Trillian's keys replaced by `db-file`, plus this server's own keys. One table
+// (SETTINGS) drives the TOML loader, the command-line flags and --help, so the
+// three can never disagree.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { ConfigError } from '../errors.js';
+import { parseDuration } from './duration.js';
+
+export type Role = 'primary' | 'secondary';
+type Section = '' | 'primary' | 'secondary';
+type Kind = 'string' | 'path' | 'bool' | 'int' | 'duration' | 'path-list' | 'string-list';
+type Value = string | boolean | number | string[];
+
+interface Setting {
+  readonly section: Section;
+  readonly key: string;
+  readonly kind: Kind;
+  /** undefined: depends on the role, see roleDefault. */
+  readonly fallback: Value | undefined;
+  readonly help: string;
+}
+
+const S = (section: Section, key: string, kind: Kind, fallback: Value | undefined, help: string): Setting => ({
+  section,
+  key,
+  kind,
+  fallback,
+  help,
+});
+
+export const SETTINGS: readonly Setting[] = [
+  S('', 'external-endpoint', 'string', 'localhost:6965', 'host:port where the public Sigsum API is served'),
+  S('', 'internal-endpoint', 'string', 'localhost:6967', 'host:port of the node-to-node API (keep it off the public internet)'),
+  S('', 'url-prefix', 'string', '', 'prefix that precedes /<endpoint> on both listeners'),
+  S('', 'timeout', 'duration', 10_000, 'timeout for outgoing requests (secondaries, witnesses, primary)'),
+  S('', 'interval', 'duration', undefined, 'primary: tree head rotation interval (default 10s); secondary: poll interval (default 1s)'),
+  S('', 'key-file', 'path', '', "this node's Ed25519 private key (OpenSSH format, unencrypted)"),
+  S('', 'db-file', 'path', '', 'SQLite database holding the tree (replaces Trillian)'),
+  S('', 'log-file', 'path', '', 'file to append log lines to (default: stderr)'),
+  S('', 'log-level', 'string', 'info', 'debug, info, warning or error'),
+  S('', 'internal-token-file', 'path', '', 'file holding a shared bearer token required on every internal API request'),
+  S('primary', 'policy-file', 'path', '', 'Sigsum policy naming the witnesses to collect cosignatures from, and the quorum'),
+  S('primary', 'rate-limit-file', 'path', '', 'rate-limit configuration (log-go format); empty: no limits'),
+  S('primary', 'allow-test-domain', 'bool', false, 'accept submit tokens for test.sigsum.org'),
+  S('primary', 'sth-file', 'path', '', 'file holding the latest signed tree head (replaced atomically)'),
+  S('primary', 'max-range', 'int', 512, 'maximum number of leaves returned by one get-leaves request'),
+  S('primary', 'secondary-url', 'string-list', [], "secondaries' internal base URLs (a string, or an array)"),
+  S('primary', 'secondary-pubkey-file', 'path-list', [], "secondaries' public key files, in the order of secondary-url"),
+  S('primary', 'batch-size', 'int', 1000, 'sequence pending leaves as soon as this many are waiting'),
+  S('primary', 'batch-interval', 'duration', 20, 'sequence pending leaves at least this often'),
+  S('primary', 'max-pending', 'int', 100_000, 'pending-pool limit; add-leaf answers 503 with Retry-After beyond it'),
+  S('primary', 'idle-interval', 'duration', undefined, 'how often to refresh cosignatures while the tree does not grow (default: interval)'),
+  S('primary', 'dns-resolver', 'string', '', 'host:port of the DNS server for submit tokens (default: the system resolver)'),
+  S('secondary', 'primary-url', 'string', '', "the primary's internal base URL (or another secondary's, for cascading replication)"),
+  S('secondary', 'log-pubkey-file', 'path', '', "the log's public key, to verify the published tree heads this node keeps"),
+];
+
+// Keys log-go knows that have no meaning here; accepted so a log-go config
+// loads, with a warning.
+const IGNORED_LOG_GO_KEYS = new Set(['trillian-rpc-server', 'backend', 'trillian-tree-id-file']);
+
+export interface PrimaryConfig {
+  policyFile: string;
+  rateLimitFile: string;
+  allowTestDomain: boolean;
+  sthFile: string;
+  /** 1 ≤ maxRange */
+  maxRange: number;
+  secondaryUrls: string[];
+  secondaryPubkeyFiles: string[];
+  /** 1 ≤ batchSize */
+  batchSize: number;
+  batchIntervalMs: number;
+  /** 1 ≤ maxPending */
+  maxPending: number;
+  idleIntervalMs: number;
+  dnsResolver: string;
+}
+
+export interface SecondaryConfig {
+  primaryUrl: string;
+  logPubkeyFile: string;
+}
+
+export interface Config {
+  role: Role;
+  externalEndpoint: string;
+  internalEndpoint: string;
+  urlPrefix: string;
+  timeoutMs: number;
+  intervalMs: number;
+  keyFile: string;
+  dbFile: string;
+  logFile: string;
+  logLevel: 'debug' | 'info' | 'warning' | 'error';
+  internalTokenFile: string;
+  primary: PrimaryConfig;
+  secondary: SecondaryConfig;
+  /** Messages about accepted-but-ignored keys, for the log once it is open. */
+  warnings: string[];
+}
+
+export function settingId(s: Setting): string {
+  return s.section === '' ? s.key : `${s.section}.${s.key}`;
+}
+
+function coerce(s: Setting, raw: unknown, where: string, baseDir: string): Value {
+  const fail = (want: string): never => {
+    throw new ConfigError(`${where}: "${settingId(s)}" must be ${want}, got ${JSON.stringify(raw)}`);
+  };
+  const path = (p: string): string => (p === '' || isAbsolute(p) ? p : resolve(baseDir, p));
+  switch (s.kind) {
+    case 'string':
+      return typeof raw === 'string' ? raw : fail('a string');
+    case 'path':
+      return typeof raw === 'string' ? path(raw) : fail('a string (file path)');
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true') return true;
+      if (raw === 'false') return false;
+      return fail('true or false');
+    case 'int': {
+      const n = typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+      return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : fail('a non-negative integer');
+    }
+    case 'duration':
+      if (typeof raw !== 'string') return fail('a duration string such as "10s"');
+      try {
+        return parseDuration(raw);
+      } catch (err) {
+        throw new ConfigError(`${where}: "${settingId(s)}": ${(err as Error).message}`);
+      }
+    case 'string-list':
+    case 'path-list': {
+      const list = typeof raw === 'string' ? (raw === '' ? [] : [raw]) : raw;
+      if (!Array.isArray(list) || !list.every((x): x is string => typeof x === 'string')) {
+        return fail('a string or an array of strings');
+      }
+      return s.kind === 'path-list' ? list.map(path) : list;
+    }
+  }
+}
+
+/** Reads a TOML config file into raw values keyed by setting id. Unknown keys are errors. */
+function loadFile(path: string, warnings: string[]): Map<string, Value> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: ${(err as Error).message}`);
+  }
+  const values = new Map<string, Value>();
+  const baseDir = dirname(resolve(path));
+  const take = (section: Section, table: Record<string, unknown>): void => {
+    for (const [key, raw] of Object.entries(table)) {
+      const setting = SETTINGS.find((s) => s.section === section && s.key === key);
+      if (setting === undefined) {
+        if (section === '' && IGNORED_LOG_GO_KEYS.has(key)) {
+          warnings.push(`config key "${key}" is a Trillian setting of log-go and is ignored here (see db-file)`);
+          continue;
+        }
+        if (section === '' && (key === 'primary' || key === 'secondary') && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+          take(key, raw as Record<string, unknown>);
+          continue;
+        }
+        const id = section === '' ? key : `${section}.${key}`;
+        throw new ConfigError(`config file ${path}: unknown key "${id}"`);
+      }
+      values.set(settingId(setting), coerce(setting, raw, `config file ${path}`, baseDir));
+    }
+  };
+  take('', doc);
+  return values;
+}
+
+export interface LoadOptions {
+  role: Role;
+  /** Config file path, or undefined to use $SIGSUM_LOGSERVER_CONFIG, else /etc/sigsum/config.toml. */
+  configFile: string | undefined;
+  /** Command-line overrides keyed by flag name (= key), raw strings or string arrays. */
+  flags: Record<string, string | string[] | boolean | undefined>;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SIGSUM_LOGSERVER_CONFIG ?? '/etc/sigsum/config.toml';
+}
+
+/** Loads and validates the configuration for a node of the given role. */
+export function loadConfig(opts: LoadOptions): Config {
+  const warnings: string[] = [];
+  const path = opts.configFile ?? defaultConfigPath(opts.env);
+  const values = loadFile(path, warnings);
+  for (const s of SETTINGS) {
+    const raw = opts.flags[s.key];
+    if (raw === undefined) continue;
+    values.set(settingId(s), coerce(s, raw, `flag --${s.key}`, process.cwd()));
+  }
+  const get = <T extends Value>(id: string): T => {
+    const v = values.get(id);
+    if (v !== undefined) return v as T;
+    const s = SETTINGS.find((x) => settingId(x) === id) as Setting;
+    return s.fallback as T;
+  };
+  const interval = values.get('interval') as number | undefined;
+  const intervalMs = interval ?? (opts.role === 'primary' ? 10_000 : 1_000);
+  const logLevel = get<string>('log-level');
+  if (!['debug', 'info', 'warning', 'error'].includes(logLevel)) {
+    throw new ConfigError(`log-level must be debug, info, warning or error, got "${logLevel}"`);
+  }
+  const config: Config = {
+    role: opts.role,
+    externalEndpoint: get('external-endpoint'),
+    internalEndpoint: get('internal-endpoint'),
+    urlPrefix: get('url-prefix'),
+    timeoutMs: get('timeout'),
+    intervalMs,
+    keyFile: get('key-file'),
+    dbFile: get('db-file'),
+    logFile: get('log-file'),
+    logLevel: logLevel as Config['logLevel'],
+    internalTokenFile: get('internal-token-file'),
+    primary: {
+      policyFile: get('primary.policy-file'),
+      rateLimitFile: get('primary.rate-limit-file'),
+      allowTestDomain: get('primary.allow-test-domain'),
+      sthFile: get('primary.sth-file'),
+      maxRange: get('primary.max-range'),
+      secondaryUrls: get('primary.secondary-url'),
+      secondaryPubkeyFiles: get('primary.secondary-pubkey-file'),
+      batchSize: get('primary.batch-size'),
+      batchIntervalMs: get('primary.batch-interval'),
+      maxPending: get('primary.max-pending'),
+      idleIntervalMs: (values.get('primary.idle-interval') as number | undefined) ?? intervalMs,
+      dnsResolver: get('primary.dns-resolver'),
+    },
+    secondary: {
+      primaryUrl: get('secondary.primary-url'),
+      logPubkeyFile: get('secondary.log-pubkey-file'),
+    },
+    warnings,
+  };
+  validate(config);
+  return config;
+}
+
+function validate(c: Config): void {
+  const need = (ok: boolean, msg: string): void => {
+    if (!ok) throw new ConfigError(msg);
+  };
+  need(c.keyFile !== '', 'key-file is not set');
+  need(c.dbFile !== '', 'db-file is not set');
+  need(c.intervalMs > 0, 'interval must be positive');
+  need(c.timeoutMs > 0, 'timeout must be positive');
+  if (c.role === 'primary') {
+    const p = c.primary;
+    need(p.sthFile !== '', '[primary] sth-file is not set');
+    need(p.maxRange >= 1, '[primary] max-range must be at least 1');
+    need(p.batchSize >= 1, '[primary] batch-size must be at least 1');
+    need(p.maxPending >= 1, '[primary] max-pending must be at least 1');
+    need(p.batchIntervalMs > 0, '[primary] batch-interval must be positive');
+    need(
+      p.secondaryUrls.length === p.secondaryPubkeyFiles.length,
+      `[primary] secondary-url has ${p.secondaryUrls.length} entries but secondary-pubkey-file has ${p.secondaryPubkeyFiles.length}; they must pair up`,
+    );
+  } else {
+    need(c.secondary.primaryUrl !== '', '[secondary] primary-url is not set');
+  }
+}
+
+/** The --help text for all settings. */
+export function settingsHelp(): string {
+  const lines: string[] = [];
+  for (const s of SETTINGS) {
+    const where = s.section === '' ? '' : ` [${s.section}]`;
+    const def = s.fallback === undefined ? 'role-dependent' : JSON.stringify(s.kind === 'duration' ? `${s.fallback}ms` : s.fallback);
+    lines.push(`  --${s.key}${where}\n      ${s.help} (default ${def})`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,29 @@
+// Builds the optional parts of a primary from its config: the replication
+// gate (secondaries), the witness cosigner (policy file) and the submission
+// limiter (rate limits, submit tokens). Each lives in its own module.
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log.js';
+import type { TreeStore } from '../tree/store.js';
+import type { Hash, PublicKey } from '../types.js';
+import type { PrimaryExtensions } from './node.js';
+import { buildReplicationGate } from './replication-gate.js';
+import { buildCosigner } from './witness-cosigner.js';
+import { buildSubmissionLimiter } from './submission-limiter.js';
+
+export interface ExtensionContext {
+  config: Config;
+  log: Logger;
+  logPublicKey: PublicKey;
+  logKeyHash: Hash;
+  tree: TreeStore;
+}
+
+export async function buildPrimaryExtensions(ctx: ExtensionContext): Promise<PrimaryExtensions> {
+  const replication = buildReplicationGate(ctx);
+  return {
+    gate: replication?.gate,
+    beforeServing: replication?.checkNotForked,
+    cosigner: buildCosigner(ctx),
+    limiter: await buildSubmissionLimiter(ctx),
+  };
+}

@@ -1,0 +1,93 @@
+// The primary's implementation of the public API: add-leaf admission and
+// sequencing, and reads bounded by the published tree head.
+import { sha256, keyHash } from '../crypto/index.js';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
+import { decodeTreeLeaf, encodeTreeLeaf, verifyLeafSignature, type TreeLeaf } from '../formats/leaf.js';
+import type { AddLeafRequest } from '../formats/messages.js';
+import type { CosignedTreeHead } from '../formats/tree-head.js';
+import type { PublicLog } from '../public-api/app.js';
+import { leafHash } from '../tree/hash.js';
+import type { Hash } from '../types.js';
+import type { PublishedHead } from './published-head.js';
+import type { Sequencer } from './sequencer.js';
+
+/** The tree reads the public API needs. */
+export interface ProofStore {
+  indexOfLeafHash(hash: Hash): number | undefined;
+  inclusionProof(index: number, size: number): Hash[];
+  consistencyProof(oldSize: number, newSize: number): Hash[];
+  leaves(start: number, end: number): Uint8Array[];
+}
+
+/** Rate limiting and submit tokens, as add-leaf needs them. */
+export interface SubmissionLimiter {
+  /**
+   * Throws (400/403 bad token, 429 over limit) or returns a function that
+   * charges the submission; add-leaf calls it only for a leaf new to the log.
+   */
+  check(submitterKeyHash: Hash, tokenHeader: string | undefined): Promise<() => void>;
+}
+
+export class PrimaryLog implements PublicLog {
+  constructor(
+    private readonly store: ProofStore,
+    private readonly sequencer: Sequencer,
+    private readonly published: PublishedHead,
+    private readonly maxRange: number,
+    private readonly limiter: SubmissionLimiter | undefined,
+  ) {}
+
+  cosignedTreeHead(): CosignedTreeHead {
+    return this.published.current;
+  }
+
+  async addLeaf(request: AddLeafRequest, tokenHeader: string | undefined): Promise<boolean> {
+    const submitterKeyHash = keyHash(request.publicKey);
+    const charge = this.limiter === undefined ? undefined : await this.limiter.check(submitterKeyHash, tokenHeader);
+    const checksum = sha256(request.message);
+    if (!verifyLeafSignature(request.publicKey, checksum, request.signature)) {
+      throw new ForbiddenError('leaf signature does not verify with public_key over the checksum of message');
+    }
+    const leaf = encodeTreeLeaf({ checksum, signature: request.signature, keyHash: submitterKeyHash });
+    const result = this.sequencer.submit(leaf, leafHash(leaf));
+    if (result.state === 'sequenced') return result.index < this.published.size;
+    if (result.isNew && charge !== undefined) charge();
+    return false;
+  }
+
+  inclusionProof(size: number, hash: Hash): { leafIndex: number; path: Hash[] } {
+    const published = this.published.size;
+    if (size > published) throw new BadRequestError(`tree size ${size} is beyond the published tree head (size ${published})`);
+    const index = this.store.indexOfLeafHash(hash);
+    if (index === undefined || index >= size) throw new NotFoundError(`leaf is not included in the tree of size ${size}`);
+    return { leafIndex: index, path: this.store.inclusionProof(index, size) };
+  }
+
+  consistencyProof(oldSize: number, newSize: number): Hash[] {
+    const published = this.published.size;
+    if (newSize > published) throw new BadRequestError(`new size ${newSize} is beyond the published tree head (size ${published})`);
+    return this.store.consistencyProof(oldSize, newSize);
+  }
+
+  leaves(start: number, end: number): TreeLeaf[] {
+    return readLeaves(this.store, start, end, this.published.size, this.maxRange, 'published tree head');
+  }
+}
+
+/**
+ * Leaves [start, end) of a tree of `size` leaves, clamped to maxRange, with
+ * log-go's public semantics: start or end beyond the tree is 400.
+ */
+export function readLeaves(
+  store: Pick<ProofStore, 'leaves'>,
+  start: number,
+  end: number,
+  size: number,
+  maxRange: number,
+  what: string,
+): TreeLeaf[] {
+  if (start >= size) throw new BadRequestError(`start index ${start} is beyond the ${what} (size ${size})`);
+  if (end > size) throw new BadRequestError(`end index ${end} is beyond the ${what} (size ${size})`);
+  const clampedEnd = Math.min(end, start + maxRange);
+  return store.leaves(start, clampedEnd).map(decodeTreeLeaf);
+}

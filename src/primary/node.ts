@@ -1,0 +1,109 @@
+// Wires a primary node together: storage, startup head, sequencer, rotation,
+// replication gate, witnesses, and the two listeners.
+import type { Config } from '../config/config.js';
+import { keyHash } from '../crypto/index.js';
+import { toHex } from '../hex.js';
+import type { Logger } from '../log.js';
+import { loadSigner, openTreeForRole, readInternalToken } from '../node-common.js';
+import { internalApp, internalRoutes } from '../internal-api/app.js';
+import { publicApp } from '../public-api/app.js';
+import { startServer, type RunningServer } from '../http/serve.js';
+import { SthFile } from '../storage/sth-file.js';
+import { decodeTreeLeaf } from '../formats/leaf.js';
+import { PrimaryLog, type SubmissionLimiter } from './log-service.js';
+import { PublishedHead } from './published-head.js';
+import { every, Rotator, type Cosigner, type ReplicationGate } from './rotation.js';
+import { Sequencer } from './sequencer.js';
+import { buildPrimaryExtensions, type ExtensionContext } from './extensions.js';
+import { persistPublishedHead, startupTreeHead } from './startup.js';
+
+export interface PrimaryExtensions {
+  /** Built from [primary] secondary-url / secondary-pubkey-file; undefined: single node. */
+  gate?: ReplicationGate;
+  cosigner?: Cosigner;
+  limiter?: SubmissionLimiter;
+  /** Runs once the tree is open and before serving, e.g. the "not forked" check against secondaries. */
+  beforeServing?: () => Promise<void>;
+}
+
+export interface RunningPrimary {
+  publicServer: RunningServer;
+  internalServer: RunningServer;
+  stop(): Promise<void>;
+}
+
+export type ExtensionBuilder = (ctx: ExtensionContext) => PrimaryExtensions | Promise<PrimaryExtensions>;
+
+export async function runPrimary(config: Config, log: Logger, extend: ExtensionBuilder = buildPrimaryExtensions): Promise<RunningPrimary> {
+  const signer = loadSigner(config);
+  const logKeyHash = keyHash(signer.publicKey);
+  const tree = openTreeForRole(config.dbFile, 'sequencing');
+  const sthFile = new SthFile(config.primary.sthFile);
+  const published = new PublishedHead(startupTreeHead(sthFile, tree, signer, log));
+  log.info(`log key hash ${toHex(logKeyHash)}; local tree size ${tree.size()}, published size ${published.size}`);
+
+  const ext = await extend({ config, log, logPublicKey: signer.publicKey, logKeyHash, tree });
+  await ext.beforeServing?.();
+  const gate: ReplicationGate = ext.gate ?? singleNodeGate(log);
+
+  const sequencer = new Sequencer(tree, config.primary, log);
+  const service = new PrimaryLog(tree, sequencer, published, config.primary.maxRange, ext.limiter);
+  const rotator = new Rotator({
+    tree,
+    signer,
+    gate,
+    cosigner: ext.cosigner,
+    persist: (head) => persistPublishedHead(sthFile, tree, head),
+    published,
+    idleIntervalMs: config.primary.idleIntervalMs,
+    now: () => Date.now(),
+    log,
+  });
+
+  const token = readInternalToken(config);
+  const internal = internalApp(
+    internalRoutes(
+      {
+        localTreeHead: () => {
+          const size = tree.size();
+          return { size, rootHash: tree.rootAt(size) };
+        },
+        leaves: (start, end) => tree.leaves(start, end).map(decodeTreeLeaf),
+        publishedTreeHead: () => published.current,
+      },
+      config.primary.maxRange,
+    ),
+    config.urlPrefix,
+    token,
+    log,
+  );
+  const publicServer = await startServer(publicApp(service, config.urlPrefix, log), config.externalEndpoint);
+  let internalServer: RunningServer;
+  try {
+    internalServer = await startServer(internal, config.internalEndpoint);
+  } catch (err) {
+    await publicServer.close();
+    throw err;
+  }
+  sequencer.start();
+  const rotation = every(config.intervalMs, () => rotator.rotate(), log, 'tree head rotation');
+  log.info(`primary: public API on http://${publicServer.address}, internal API on http://${internalServer.address}`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    publicServer,
+    internalServer,
+    stop: () =>
+      (stopping ??= (async () => {
+        await Promise.all([publicServer.close(), internalServer.close()]);
+        await rotation.stop();
+        sequencer.stop();
+        tree.close();
+      })()),
+  };
+}
+
+function singleNodeGate(log: Logger): ReplicationGate {
+  log.warning('no secondaries configured: single-node mode publishes unreplicated leaves; use it for testing only');
+  return { allowedSize: async (localSize) => localSize };
+}

@@ -1,0 +1,141 @@
+// Tree head rotation: every interval, pick the newest size the replication
+// gate allows, sign it, have it cosigned as the policy requires, make it
+// durable, and only then publish it.
+//
+// Invariants (checked here, not assumed):
+//  - the published size never decreases;
+//  - every published head is consistent with the previous one (verified with
+//    a consistency proof from the store before signing).
+import type { CosignedTreeHead, Cosignature, SignedTreeHead, TreeHead } from '../formats/tree-head.js';
+import { signTreeHead } from '../formats/checkpoint.js';
+import type { Logger } from '../log.js';
+import { verifyConsistency } from '../tree/verify.js';
+import { bytesEqual } from '../hex.js';
+import type { Hash, Signer } from '../types.js';
+import type { PublishedHead } from './published-head.js';
+
+/** The tree reads rotation needs. */
+export interface RotationTree {
+  size(): number;
+  rootAt(size: number): Hash;
+  consistencyProof(oldSize: number, newSize: number): Hash[];
+}
+
+/** Decides how far the published head may advance: the replicated size. */
+export interface ReplicationGate {
+  /** The largest size ≤ localSize that every secondary has durably replicated. */
+  allowedSize(localSize: number): Promise<number>;
+}
+
+/** Collects witness cosignatures for a signed tree head. */
+export interface Cosigner {
+  /**
+   * Resolves to the verified cosignatures when they satisfy the policy's
+   * quorum, or undefined when they do not (the head must not be published).
+   */
+  cosign(next: SignedTreeHead, previous: SignedTreeHead): Promise<Cosignature[] | undefined>;
+}
+
+export interface RotatorDeps {
+  tree: RotationTree;
+  signer: Signer;
+  gate: ReplicationGate;
+  cosigner: Cosigner | undefined;
+  /** Makes a head durable (sth file, then cosignatures). Durable once it returns. */
+  persist(head: CosignedTreeHead): void;
+  published: PublishedHead;
+  idleIntervalMs: number;
+  now(): number;
+  log: Logger;
+}
+
+export class Rotator {
+  private lastCosignedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly deps: RotatorDeps) {}
+
+  /** One rotation. Never throws for a failed gate or quorum; keeps the old head then. */
+  async rotate(): Promise<CosignedTreeHead> {
+    const { tree, published, log } = this.deps;
+    const previous = published.current;
+    const localSize = tree.size();
+    const allowed = Math.min(await this.deps.gate.allowedSize(localSize), localSize);
+    const size = Math.max(allowed, previous.size);
+    const next: TreeHead = { size, rootHash: tree.rootAt(size) };
+    checkConsistent(previous, next, tree);
+    const sth = signTreeHead(this.deps.signer, next);
+
+    let cosignatures: Cosignature[] = [];
+    if (this.deps.cosigner !== undefined) {
+      const grew = size > previous.size;
+      const now = this.deps.now();
+      if (!grew && previous.cosignatures.length > 0 && now - this.lastCosignedAt < this.deps.idleIntervalMs) {
+        return previous; // idle: spare the witnesses until idle-interval passes
+      }
+      const collected = await this.deps.cosigner.cosign(sth, previous);
+      if (collected === undefined) {
+        log.warning(`tree head of size ${size} not published: witness cosignatures do not satisfy the policy quorum`);
+        return previous;
+      }
+      cosignatures = collected;
+      this.lastCosignedAt = now;
+    }
+    const head: CosignedTreeHead = { ...sth, cosignatures };
+    if (sameHead(head, previous)) return previous;
+    this.deps.persist(head); // crash-safe point: durable before anyone can see it
+    published.replace(head);
+    if (size > previous.size) log.debug(`published tree head of size ${size}`);
+    return head;
+  }
+}
+
+function checkConsistent(previous: TreeHead, next: TreeHead, tree: RotationTree): void {
+  if (next.size === previous.size) {
+    if (!bytesEqual(next.rootHash, previous.rootHash)) {
+      throw new Error(`local root at size ${next.size} differs from the published root: the tree was altered`);
+    }
+    return;
+  }
+  if (previous.size === 0) return;
+  const proof = tree.consistencyProof(previous.size, next.size);
+  if (!verifyConsistency(previous.size, next.size, previous.rootHash, next.rootHash, proof)) {
+    throw new Error(`tree head of size ${next.size} is not consistent with the published one of size ${previous.size}`);
+  }
+}
+
+function sameHead(a: CosignedTreeHead, b: CosignedTreeHead): boolean {
+  return (
+    a.size === b.size &&
+    bytesEqual(a.signature, b.signature) &&
+    a.cosignatures.length === b.cosignatures.length &&
+    a.cosignatures.every((c, i) => {
+      const d = b.cosignatures[i];
+      return d !== undefined && c.timestamp === d.timestamp && bytesEqual(c.signature, d.signature);
+    })
+  );
+}
+
+/** Runs `step` every `intervalMs` until stopped; a failing step is logged, not fatal. */
+export function every(intervalMs: number, step: () => Promise<unknown>, log: Logger, what: string): { stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const loop = (): void => {
+    running = step()
+      .then(
+        () => undefined,
+        (err: unknown) => log.error(`${what} failed: ${(err as Error)?.message ?? String(err)}`),
+      )
+      .then(() => {
+        if (!stopped) timer = setTimeout(loop, intervalMs);
+      });
+  };
+  timer = setTimeout(loop, 0);
+  return {
+    async stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// The five Sigsum v1 endpoints (log.md), as a hono app over a PublicLog.
+// Range checks against the published tree head live in the PublicLog; this
+// layer only turns paths and bodies into typed requests and results into ASCII.
+import type { Hono } from 'hono';
+import { BadRequestError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Hash } from '../types.js';
+import type { AddLeafRequest } from '../formats/messages.js';
+import {
+  formatConsistencyProof,
+  formatCosignedTreeHead,
+  formatInclusionProof,
+  formatLeaves,
+  parseAddLeafRequest,
+} from '../formats/messages.js';
+import type { CosignedTreeHead } from '../formats/tree-head.js';
+import type { TreeLeaf } from '../formats/leaf.js';
+import { readBodyText } from '../http/body.js';
+import { parseHashParam, parseIndexParam } from '../http/params.js';
+import { ok, textResponse } from '../http/respond.js';
+import { buildApp, type Route } from '../http/router.js';
+
+/** What the public API needs from a log; declared here, by its consumer. */
+export interface PublicLog {
+  /** The newest published (signed, replicated, cosigned as policy requires) tree head. */
+  cosignedTreeHead(): CosignedTreeHead;
+  /** Throws BadRequestError for size beyond the published head, NotFoundError for a leaf not in it. */
+  inclusionProof(size: number, leafHash: Hash): { leafIndex: number; path: Hash[] };
+  /** Throws BadRequestError for newSize beyond the published head. */
+  consistencyProof(oldSize: number, newSize: number): Hash[];
+  /** Leaves [start, end) with end ≤ published size, clamped to max-range. */
+  leaves(start: number, end: number): TreeLeaf[];
+  /** Resolves true when the leaf is in the published tree (200), false when accepted but not yet (202). */
+  addLeaf(request: AddLeafRequest, tokenHeader: string | undefined): Promise<boolean>;
+}
+
+/** add-leaf bodies are about 300 bytes; anything far larger is not a Sigsum request. */
+export const MAX_ADD_LEAF_BODY = 4096;
+
+export function publicRoutes(log: PublicLog): Route[] {
+  return [
+    {
+      method: 'GET',
+      name: 'get-tree-head',
+      args: 0,
+      handle: () => ok(formatCosignedTreeHead(log.cosignedTreeHead())),
+    },
+    {
+      method: 'GET',
+      name: 'get-inclusion-proof',
+      args: 2,
+      handle: (_c, [sizeText, hashText]) => {
+        const size = parseIndexParam('tree size', sizeText as string);
+        const leafHash = parseHashParam('leaf hash', hashText as string);
+        if (size < 2) throw new BadRequestError(`tree size ${size} must be at least 2 (a tree of size 1 needs no inclusion proof)`);
+        return ok(formatInclusionProof(log.inclusionProof(size, leafHash)));
+      },
+    },
+    {
+      method: 'GET',
+      name: 'get-consistency-proof',
+      args: 2,
+      handle: (_c, [oldText, newText]) => {
+        const oldSize = parseIndexParam('old size', oldText as string);
+        const newSize = parseIndexParam('new size', newText as string);
+        if (oldSize < 1) throw new BadRequestError(`old size ${oldSize} must be at least 1`);
+        if (newSize <= oldSize) throw new BadRequestError(`new size ${newSize} must be larger than old size ${oldSize}`);
+        return ok(formatConsistencyProof(log.consistencyProof(oldSize, newSize)));
+      },
+    },
+    {
+      method: 'GET',
+      name: 'get-leaves',
+      args: 2,
+      handle: (_c, [startText, endText]) => {
+        const start = parseIndexParam('start index', startText as string);
+        const end = parseIndexParam('end index', endText as string);
+        if (start >= end) throw new BadRequestError(`start index ${start} must be less than end index ${end}`);
+        return ok(formatLeaves(log.leaves(start, end)));
+      },
+    },
+    {
+      method: 'POST',
+      name: 'add-leaf',
+      args: 0,
+      handle: async (c) => {
+        const request = parseAddLeafRequest(await readBodyText(c, MAX_ADD_LEAF_BODY));
+        const published = await log.addLeaf(request, c.req.header('sigsum-token'));
+        return published ? textResponse(200, '') : textResponse(202, 'Accepted\n');
+      },
+    },
+  ];
+}
+
+export function publicApp(log: PublicLog, prefix: string, logger: Logger): Hono {
+  return buildApp(publicRoutes(log), prefix, logger);
+}
+
+/** A secondary's public listener: every request is 404 "not primary". */
+export function notPrimaryApp(logger: Logger): Hono {
+  return buildApp([], '', logger, { fallback: () => textResponse(404, 'not primary\n') });
+}

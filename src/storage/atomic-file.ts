@@ -1,0 +1,47 @@
+// Crash-safe file replacement. After writeFileAtomic returns, the file holds
+// exactly the new content and survives power loss: the data is fsync'd before
+// the rename, and the directory is fsync'd after it, so the rename itself is
+// durable. A crash at any point leaves either the old or the new content,
+// never a mix (at worst a stray temporary file, which is ignored).
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+export function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Durable once it returns. */
+export function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, path); // crash-safe point: old or new content, never a mix
+  fsyncDirectory(dir); // the rename is durable from here on
+}
+
+/** Removes a file if present; durable once it returns. */
+export function removeFileDurably(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  fsyncDirectory(dirname(path));
+}
