@@ -34,3 +34,4 @@
 // also clears all counts every 24 h instead of sliding a window).
 export { loadRateLimitFile, parseRateLimitConfig, TEST_DOMAIN, type RateLimitConfig, type LoadOptions, type ParseOptions } from './config.js';
 export { parsePublicSuffixList, type PublicSuffixList } from './public-suffix.js';
+export { classify, RateLimiter, type Admission, type Charge, type Submitter } from './limiter.js';
