@@ -34,4 +34,23 @@
 // also clears all counts every 24 h instead of sliding a window).
 export { loadRateLimitFile, parseRateLimitConfig, TEST_DOMAIN, type RateLimitConfig, type LoadOptions, type ParseOptions } from './config.js';
 export { parsePublicSuffixList, type PublicSuffixList } from './public-suffix.js';
+export {
+  createTokenVerifier,
+  parseTokenHeader,
+  submitTokenMessage,
+  TOKEN_HEADER,
+  type TokenHeader,
+  type TokenVerifier,
+  type TokenVerifierOptions,
+} from './token.js';
+export {
+  cachingResolver,
+  createDnsResolver,
+  createTxtResolver,
+  parseResolverAddress,
+  type CacheOptions,
+  type DnsResolverOptions,
+  type TxtAnswer,
+  type TxtResolver,
+} from './dns.js';
 export { classify, RateLimiter, type Admission, type Charge, type Submitter } from './limiter.js';
