@@ -113,6 +113,16 @@ export interface ToolResult {
   timedOut: boolean;
 }
 
+// The Debian build of sigsum-go sets DefaultGODEBUG=httpmuxgo121=1, under which
+// Go's ServeMux treats "POST /add-checkpoint" as a literal path: sigsum-witness
+// then answers 404 to everything. Restoring the modern mux fixes it; clients
+// are unaffected. A GODEBUG given by the caller or the environment wins.
+const GODEBUG_FIX = 'httpmuxgo121=0';
+
+function toolEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+  return { GODEBUG: GODEBUG_FIX, ...process.env, ...extra };
+}
+
 function toolPath(binDir: string, name: string): string {
   return path.isAbsolute(name) ? name : path.join(binDir, name);
 }
@@ -127,7 +137,7 @@ export function runTool(binDir: string, name: string, args: readonly string[], o
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const child = spawn(toolPath(binDir, name), args, {
-      env: { ...process.env, ...opts.env },
+      env: toolEnv(opts.env),
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -196,7 +206,7 @@ export function startTool(
   opts: Omit<RunToolOptions, 'input' | 'timeoutMs'> = {},
 ): RunningTool {
   const child = spawn(toolPath(binDir, name), args, {
-    env: { ...process.env, ...opts.env },
+    env: toolEnv(opts.env),
     cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
