@@ -52,7 +52,7 @@ export const SETTINGS: readonly Setting[] = [
   S('primary', 'batch-interval', 'duration', 20, 'sequence pending leaves at least this often'),
   S('primary', 'max-pending', 'int', 100_000, 'pending-pool limit; add-leaf answers 503 with Retry-After beyond it'),
   S('primary', 'idle-interval', 'duration', undefined, 'how often to refresh cosignatures while the tree does not grow (default: interval)'),
-  S('primary', 'dns-resolver', 'string', '', 'host:port of the DNS server for submit tokens (default: the system resolver)'),
+  S('primary', 'dns-resolver', 'string', '', 'IP[:port] of the DNS server for submit-token lookups (default: the system resolver)'),
   S('secondary', 'primary-url', 'string', '', "the primary's internal base URL (or another secondary's, for cascading replication)"),
   S('secondary', 'log-pubkey-file', 'path', '', "the log's public key, to verify the published tree heads this node keeps"),
 ];

@@ -22,10 +22,11 @@ export interface ProofStore {
 /** Rate limiting and submit tokens, as add-leaf needs them. */
 export interface SubmissionLimiter {
   /**
-   * Throws (400/403 bad token, 429 over limit) or returns a function that
-   * charges the submission; add-leaf calls it only for a leaf new to the log.
+   * Verifies the submit token (400 malformed, 403 not verified, 503 DNS
+   * failure) and charges one leaf to the submitter (429 over the limit).
+   * The caller refunds the charge when the leaf turns out not to be new.
    */
-  check(submitterKeyHash: Hash, tokenHeader: string | undefined): Promise<() => void>;
+  admit(submitterKeyHash: Hash, tokenHeader: string | undefined): Promise<{ refund(): void }>;
 }
 
 export class PrimaryLog implements PublicLog {
@@ -41,17 +42,32 @@ export class PrimaryLog implements PublicLog {
     return this.published.current;
   }
 
+  // Order: the cheap signature check first (a bad request uses no quota and
+  // no DNS lookup), then a known leaf is answered without charging it (only
+  // the first request per new leaf counts), then token and rate limit.
   async addLeaf(request: AddLeafRequest, tokenHeader: string | undefined): Promise<boolean> {
     const submitterKeyHash = keyHash(request.publicKey);
-    const charge = this.limiter === undefined ? undefined : await this.limiter.check(submitterKeyHash, tokenHeader);
     const checksum = sha256(request.message);
     if (!verifyLeafSignature(request.publicKey, checksum, request.signature)) {
       throw new ForbiddenError('leaf signature does not verify with public_key over the checksum of message');
     }
     const leaf = encodeTreeLeaf({ checksum, signature: request.signature, keyHash: submitterKeyHash });
-    const result = this.sequencer.submit(leaf, leafHash(leaf));
-    if (result.state === 'sequenced') return result.index < this.published.size;
-    if (result.isNew && charge !== undefined) charge();
+    const hash = leafHash(leaf);
+    const known = this.sequencer.lookup(hash);
+    if (known !== undefined) return known.state === 'sequenced' && known.index < this.published.size;
+    const admission = this.limiter === undefined ? undefined : await this.limiter.admit(submitterKeyHash, tokenHeader);
+    let result;
+    try {
+      result = this.sequencer.submit(leaf, hash);
+    } catch (err) {
+      admission?.refund();
+      throw err;
+    }
+    if (result.state === 'sequenced') {
+      admission?.refund();
+      return result.index < this.published.size;
+    }
+    if (!result.isNew) admission?.refund();
     return false;
   }
 

@@ -43,15 +43,22 @@ export class Sequencer {
     return this.pending.size;
   }
 
+  /** Where a leaf is: sequenced at an index, pending, or unknown (undefined). */
+  lookup(leafHash: Hash): Submission | undefined {
+    const index = this.store.indexOfLeafHash(leafHash);
+    if (index !== undefined) return { state: 'sequenced', index };
+    if (this.pending.has(Buffer.from(leafHash).toString('latin1'))) return { state: 'pending', isNew: false };
+    return undefined;
+  }
+
   /**
    * Looks the leaf up, and queues it if it is new. Throws UnavailableError
    * (503) when the pool is full: pushback instead of unbounded queueing.
    */
   submit(leaf: Uint8Array, leafHash: Hash): Submission {
-    const index = this.store.indexOfLeafHash(leafHash);
-    if (index !== undefined) return { state: 'sequenced', index };
+    const known = this.lookup(leafHash);
+    if (known !== undefined) return known;
     const key = Buffer.from(leafHash).toString('latin1');
-    if (this.pending.has(key)) return { state: 'pending', isNew: false };
     if (this.pending.size >= this.opts.maxPending) {
       throw new UnavailableError(`the log is busy: ${this.pending.size} leaves are waiting to be sequenced; retry later`, 1);
     }
