@@ -29,6 +29,7 @@ export function signTreeHead(signer: Signer, treeHead: TreeHead): SignedTreeHead
 }
 
 export function verifyTreeHeadSignature(logPublicKey: PublicKey, sth: SignedTreeHead): boolean {
+  if (!Number.isSafeInteger(sth.size) || sth.size < 0) return false;
   const body = checkpointBody(keyHash(logPublicKey), sth);
   return ed25519Verify(logPublicKey, utf8.encode(body), sth.signature);
 }

@@ -25,7 +25,8 @@ const TIMESTAMP_SIZE = 8;
 export const DEFAULT_MAX_NOTE_SIGNATURES = 100;
 
 const utf8 = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading BOM in the text, so it is rejected instead of silently dropped.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 // Go's unicode.IsSpace also counts U+0085, which JS \s does not.
 const BAD_NAME_CHAR = /[\s\u0085+]/u;

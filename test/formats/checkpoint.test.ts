@@ -71,6 +71,8 @@ describe('tree head checkpoint', () => {
     assert.ok(!verifyTreeHeadSignature(logSigner.publicKey, { ...sth, size: 6 }));
     assert.ok(!verifyTreeHeadSignature(logSigner.publicKey, { ...sth, rootHash: hash('56'.repeat(32)) }));
     assert.ok(!verifyTreeHeadSignature(witnessSigner.publicKey, sth));
+    assert.ok(!verifyTreeHeadSignature(logSigner.publicKey, { ...sth, size: -1 }));
+    assert.ok(!verifyTreeHeadSignature(logSigner.publicKey, { ...sth, size: 2 ** 53 }));
   });
 
   it('verifies the log and witness signatures of a proof sigsum-verify accepts', () => {

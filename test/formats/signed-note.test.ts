@@ -138,6 +138,11 @@ describe('witness cosignatures', () => {
     assert.equal(parseWitnessCosignatures(WITNESS_RESPONSE, witnessSigner.publicKey, 'other.example/w').length, 0);
   });
 
+  it('rejects a byte-order mark instead of dropping it', () => {
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...utf8.encode(WITNESS_RESPONSE)]);
+    assert.throws(() => parseWitnessCosignatures(withBom, witnessSigner.publicKey), /malformed/);
+  });
+
   it('ignores lines from other keys', () => {
     assert.deepEqual(parseWitnessCosignatures(FOREIGN_RESPONSE, witnessSigner.publicKey), []);
     const mixed = FOREIGN_RESPONSE + WITNESS_RESPONSE;
