@@ -26,6 +26,15 @@ const INT_RE = /^(?:0|[1-9][0-9]*)$/;
 // Printable ASCII only: a CR (from CRLF), tab or any non-ASCII byte is an error.
 const VALUE_RE = /^[\x20-\x7e]*$/;
 
+/**
+ * Peer-supplied text for an error message: error messages end up in
+ * responses and logs, so it is shortened and stripped of anything unprintable.
+ */
+export function printable(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;
+}
+
 function checkFieldSpec(fields: readonly AsciiField[]): void {
   fields.forEach((f, i) => {
     if ((f.repeat || f.optional) && i !== fields.length - 1) {
@@ -47,7 +56,7 @@ export function parseAscii(text: string, fields: readonly AsciiField[]): Map<str
   if (text.length > 0 && !text.endsWith('\n')) {
     const lastLine = text.slice(text.lastIndexOf('\n') + 1);
     const eq = lastLine.indexOf('=');
-    const what = eq >= 0 ? `key '${lastLine.slice(0, eq)}'` : 'last line';
+    const what = eq >= 0 ? `key '${printable(lastLine.slice(0, eq))}'` : 'last line';
     throw new AsciiError(`missing final newline after ${what}`);
   }
   const lines = text.length === 0 ? [] : text.slice(0, -1).split('\n');
@@ -63,7 +72,7 @@ export function parseAscii(text: string, fields: readonly AsciiField[]): Map<str
     const value = line.slice(eq + 1);
 
     const at = fieldIndex.get(key);
-    if (at === undefined) throw new AsciiError(`line ${lineNo}: unexpected key '${key}'`);
+    if (at === undefined) throw new AsciiError(`line ${lineNo}: unexpected key '${printable(key)}'`);
 
     // Skip past the current field if it is satisfied and this is a later key.
     if (at > cursor) {
@@ -123,7 +132,7 @@ export function parseHexField(name: string, value: string, byteLength: number): 
 
 /** Parses a decimal integer per `0|[1-9][0-9]*`, at most 2^63 - 1. */
 export function parseIntField(name: string, value: string): bigint {
-  if (!INT_RE.test(value)) throw new AsciiError(`key '${name}': invalid decimal number '${value}'`);
+  if (!INT_RE.test(value)) throw new AsciiError(`key '${name}': invalid decimal number '${printable(value)}'`);
   const n = BigInt(value);
   if (n > MAX_ASCII_INT) throw new AsciiError(`key '${name}': number exceeds 2^63-1`);
   return n;

@@ -6,7 +6,7 @@ import { keyHash, sha256 } from '../crypto/index.js';
 import { BadRequestError } from '../errors.js';
 import { bytesEqual, concatBytes, fromBase64, toBase64, toHex } from '../hex.js';
 import { asHash, asSignature, SIGNATURE_SIZE, type Hash, type PublicKey } from '../types.js';
-import { MAX_ASCII_INT } from './ascii.js';
+import { MAX_ASCII_INT, printable } from './ascii.js';
 import { checkpointBody, logOrigin } from './checkpoint.js';
 import type { Cosignature, SignedTreeHead } from './tree-head.js';
 
@@ -54,7 +54,7 @@ export function noteKeyId(keyName: string, sigType: number, publicKey: PublicKey
 
 function checkKeyName(keyName: string): void {
   if (keyName === '' || BAD_NAME_CHAR.test(keyName) || CONTROL_CHAR.test(keyName)) {
-    throw new NoteError(`invalid note key name '${keyName}'`);
+    throw new NoteError(`invalid note key name '${printable(keyName)}'`);
   }
 }
 
@@ -84,9 +84,9 @@ export function parseNoteSignature(line: string): NoteSignature {
   try {
     blob = fromBase64(fields[2]!);
   } catch {
-    throw new NoteError(`note signature by '${keyName}': invalid base64`);
+    throw new NoteError(`note signature by '${printable(keyName)}': invalid base64`);
   }
-  if (blob.length <= KEY_ID_SIZE) throw new NoteError(`note signature by '${keyName}': too short`);
+  if (blob.length <= KEY_ID_SIZE) throw new NoteError(`note signature by '${printable(keyName)}': too short`);
   return { keyName, keyId: blob.slice(0, KEY_ID_SIZE), signature: blob.slice(KEY_ID_SIZE) };
 }
 
@@ -213,11 +213,11 @@ export function formatCosignatureLine(
 
 function cosignatureFromBlob(witnessKeyHash: Hash, keyName: string, blob: Uint8Array): Cosignature {
   if (blob.length !== TIMESTAMP_SIZE + SIGNATURE_SIZE) {
-    throw new NoteError(`cosignature by '${keyName}' has wrong size ${blob.length}`);
+    throw new NoteError(`cosignature by '${printable(keyName)}' has wrong size ${blob.length}`);
   }
   const ts = new DataView(blob.buffer, blob.byteOffset, TIMESTAMP_SIZE).getBigUint64(0);
-  if (ts > MAX_ASCII_INT) throw new NoteError(`cosignature by '${keyName}': timestamp exceeds 2^63-1`);
-  if (ts > BigInt(Number.MAX_SAFE_INTEGER)) throw new NoteError(`cosignature by '${keyName}': timestamp too large`);
+  if (ts > MAX_ASCII_INT) throw new NoteError(`cosignature by '${printable(keyName)}': timestamp exceeds 2^63-1`);
+  if (ts > BigInt(Number.MAX_SAFE_INTEGER)) throw new NoteError(`cosignature by '${printable(keyName)}': timestamp too large`);
   return { keyHash: witnessKeyHash, timestamp: Number(ts), signature: asSignature(blob.slice(TIMESTAMP_SIZE)) };
 }
 

@@ -53,6 +53,8 @@ describe('parseAscii', () => {
     ['key back after later key', `size=3\nroot_hash=${H}\nnode_hash=aa\nsize=4\n`, /duplicate key 'size'/],
     ['duplicate key', `size=3\nsize=3\nroot_hash=${H}\nnode_hash=aa\n`, /duplicate key 'size'/],
     ['extra key', `size=3\nroot_hash=${H}\nnode_hash=aa\nextra=1\n`, /unexpected key 'extra'/],
+    ['a long unknown key, shown shortened', `${'k'.repeat(1000)}=1\n`, /unexpected key 'k{40}\.\.\.'$/],
+    ['an unprintable unknown key, shown escaped', `s\u0000ize=1\n`, /unexpected key 's\?ize'$/],
     ['key differing in case', `Size=3\nroot_hash=${H}\nnode_hash=aa\n`, /unexpected key 'Size'/],
     ['empty value', `size=\nroot_hash=${H}\nnode_hash=aa\n`, /empty value for key 'size'/],
     ['no equals sign', `size 3\nroot_hash=${H}\nnode_hash=aa\n`, /line 1: no '='/],
