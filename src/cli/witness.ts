@@ -1,4 +1,47 @@
-// `sigsum-log witness`: a C2SP tlog-witness for tests and local setups. (Placeholder.)
+// `sigsum-log witness`: a C2SP tlog-witness for tests, local setups and
+// operators trying out a log.
 import type { Command } from 'commander';
+import { ConfigError } from '../errors.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { startWitness } from '../witness/run.js';
 
-export function registerWitnessCommand(_program: Command): void {}
+interface WitnessOptions {
+  keyFile: string;
+  logPubkeyFile: string[];
+  state: string;
+  listen: string;
+  urlPrefix: string;
+  logLevel: string;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function registerWitnessCommand(program: Command): void {
+  program
+    .command('witness')
+    .description('run a C2SP tlog-witness (add-checkpoint) cosigning the given Sigsum logs')
+    .requiredOption('--key-file <file>', "the witness's Ed25519 private key (OpenSSH format)")
+    .requiredOption('--log-pubkey-file <file>', 'public key of a log to cosign (repeatable)', collect)
+    .requiredOption('--state <file>', 'state file: the latest cosigned checkpoint of each log (replaced atomically)')
+    .option('--listen <host:port>', 'address to listen on (port 0: any free port)', '127.0.0.1:0')
+    .option('--url-prefix <prefix>', 'prefix that precedes /add-checkpoint', '')
+    .option('--log-level <level>', 'debug, info, warning or error', 'info')
+    .action(async (opts: WitnessOptions) => {
+      if (!['debug', 'info', 'warning', 'error'].includes(opts.logLevel)) {
+        throw new ConfigError(`--log-level must be debug, info, warning or error, got "${opts.logLevel}"`);
+      }
+      const log = createLogger(opts.logLevel as LogLevel, '', 'witness');
+      const running = await startWitness(
+        { keyFile: opts.keyFile, logPubkeyFiles: opts.logPubkeyFile, stateFile: opts.state, listen: opts.listen, urlPrefix: opts.urlPrefix },
+        log,
+      );
+      const shutdown = (signal: string): void => {
+        log.info(`${signal}: shutting down`);
+        void running.stop().finally(() => process.exit(0));
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+    });
+}

@@ -1,0 +1,54 @@
+// Starts a witness from files: its key, the log keys it accepts, its state
+// file, and an address to listen on. Used by `sigsum-log witness` and by
+// in-process local setups.
+import { keyHash, signerFromSeed } from '../crypto/index.js';
+import { readPrivateKeyFile, readPublicKeyFile } from '../crypto/keyfile.js';
+import { ConfigError } from '../errors.js';
+import { toHex } from '../hex.js';
+import type { Logger } from '../log.js';
+import { normalizePrefix } from '../http/router.js';
+import { startServer, type RunningServer } from '../http/serve.js';
+import { witnessApp } from './app.js';
+import { FileWitnessState } from './state.js';
+import { Witness } from './witness.js';
+
+export interface WitnessSettings {
+  /** OpenSSH Ed25519 private key file of the witness. */
+  keyFile: string;
+  /** Public key files of the logs to cosign (ssh-ed25519 line or hex). */
+  logPubkeyFiles: readonly string[];
+  /** JSON state file; created on first cosignature. */
+  stateFile: string;
+  /** host:port; port 0 picks a free port. */
+  listen: string;
+  urlPrefix?: string;
+}
+
+export interface RunningWitness {
+  /** Base URL to put in a policy's witness line, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  readonly witness: Witness;
+  /** Hex key hash of the witness key (policy files name it by key). */
+  readonly keyHashHex: string;
+  readonly server: RunningServer;
+  stop(): Promise<void>;
+}
+
+export async function startWitness(settings: WitnessSettings, log: Logger): Promise<RunningWitness> {
+  if (settings.logPubkeyFiles.length === 0) throw new ConfigError('witness: at least one log public key file is needed');
+  const signer = signerFromSeed(readPrivateKeyFile(settings.keyFile));
+  const logKeys = settings.logPubkeyFiles.map(readPublicKeyFile);
+  const witness = new Witness({
+    signer,
+    logKeys,
+    state: FileWitnessState.open(settings.stateFile),
+    now: () => Math.floor(Date.now() / 1000),
+    log,
+  });
+  const server = await startServer(witnessApp(witness, settings.urlPrefix ?? '', log), settings.listen);
+  const url = `http://${server.address}${normalizePrefix(settings.urlPrefix ?? '')}`;
+  const keyHashHex = toHex(keyHash(signer.publicKey));
+  log.info(`witness key hash ${keyHashHex}, key name ${witness.keyName}; logs: ${witness.origins().join(', ')}`);
+  log.info(`witness listening on ${url}`);
+  return { url, witness, keyHashHex, server, stop: () => server.close() };
+}
