@@ -22,7 +22,8 @@ import type { Cosignature, CosignedTreeHead, SignedTreeHead, TreeHead } from './
  */
 export const MAX_PATH_LENGTH = 63;
 
-type Pair = readonly [string, string];
+/** One key=value line. */
+export type Pair = readonly [string, string];
 
 // --- add-leaf --------------------------------------------------------------
 
