@@ -1,10 +1,232 @@
-// Witness cosigning (C2SP tlog-witness). (Placeholder until the witness work lands.)
+// Witness cosigning (C2SP tlog-witness): each rotation, every witness of the
+// policy that has a URL gets the signed checkpoint with a consistency proof
+// from the size it last cosigned, in parallel. Returned cosignatures count
+// only after they verify against the witness key in the policy; the head is
+// publishable when the verified ones satisfy the policy's quorum.
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { toHex } from '../hex.js';
+import type { Logger } from '../log.js';
+import type { Hash, PublicKey } from '../types.js';
+import { verifyCosignature } from '../formats/checkpoint.js';
+import { findLog, parsePolicy, quorumSatisfied, QUORUM_NONE, type Policy, type PolicyWitness } from '../formats/policy.js';
+import { parseWitnessCosignatures, signedCheckpointNote } from '../formats/signed-note.js';
+import type { Cosignature, SignedTreeHead } from '../formats/tree-head.js';
 import type { ExtensionContext } from './extensions.js';
 import type { Cosigner } from './rotation.js';
+import { postAddCheckpoint, quote, type AddCheckpointOutcome } from './witness-client.js';
+import { SqliteCosignedSizes, type CosignedSizes } from './witness-sizes.js';
 
-/** undefined when no policy file is configured, or its quorum is none. */
+/**
+ * A witness's cosignature more than this far from our clock is refused: it
+ * was either not made for this request or made by a witness whose clock is
+ * too wrong for monitors to rely on its timestamps.
+ */
+export const MAX_CLOCK_SKEW_SECONDS = 600;
+/** Repeated identical failures of one witness are logged at most this often (others go to debug). */
+export const FAILURE_LOG_INTERVAL_MS = 60_000;
+
+export interface WitnessCosignerDeps {
+  policy: Policy;
+  logPublicKey: PublicKey;
+  logKeyHash: Hash;
+  /** Consistency proofs from the local tree (any sizes up to the head being cosigned). */
+  consistencyProof(oldSize: number, newSize: number): Hash[];
+  sizes: CosignedSizes;
+  /** Bound on each witness's whole exchange, 409 resend included. */
+  timeoutMs: number;
+  /** Seconds since the epoch. */
+  nowSeconds(): number;
+  nowMs(): number;
+  log: Logger;
+}
+
+type Attempt = { ok: true; cosignature: Cosignature } | { ok: false; kind: string; reason: string };
+
+interface WitnessLogState {
+  failing: string | undefined;
+  loggedAt: number;
+}
+
+export class WitnessCosigner implements Cosigner {
+  readonly witnesses: PolicyWitness[];
+  private readonly logState = new Map<string, WitnessLogState>();
+
+  constructor(private readonly deps: WitnessCosignerDeps) {
+    this.witnesses = deps.policy.witnesses.filter((w) => w.url !== undefined);
+  }
+
+  /**
+   * Asks every witness at once and waits until each has answered, failed or
+   * timed out, so a round never takes longer than `timeoutMs`. Must not be
+   * called concurrently (the rotator runs one round at a time).
+   */
+  async cosign(next: SignedTreeHead, _previous: SignedTreeHead): Promise<Cosignature[] | undefined> {
+    const note = signedCheckpointNote(this.deps.logPublicKey, next);
+    const attempts = await Promise.all(this.witnesses.map((w) => this.collect(w, next, note)));
+    const cosignatures: Cosignature[] = [];
+    const verified = new Set<string>();
+    attempts.forEach((a, i) => {
+      const w = this.witnesses[i]!;
+      this.report(w, a, next.size);
+      if (a.ok) {
+        cosignatures.push(a.cosignature);
+        verified.add(toHex(w.keyHash));
+      }
+    });
+    if (!quorumSatisfied(this.deps.policy, verified)) {
+      this.deps.log.debug(`size ${next.size}: ${verified.size} of ${this.witnesses.length} witnesses cosigned; quorum not met`);
+      return undefined;
+    }
+    return cosignatures;
+  }
+
+  private async collect(w: PolicyWitness, sth: SignedTreeHead, note: string): Promise<Attempt> {
+    const signal = AbortSignal.timeout(this.deps.timeoutMs);
+    const id = toHex(w.keyHash);
+    let oldSize = this.deps.sizes.get(id);
+    // A remembered size beyond this head cannot be sent; ask from 0 and let the 409 tell.
+    if (oldSize > sth.size) oldSize = 0;
+    for (let resent = false; ; resent = true) {
+      const proof = oldSize === 0 || oldSize === sth.size ? [] : this.deps.consistencyProof(oldSize, sth.size);
+      let outcome: AddCheckpointOutcome;
+      try {
+        outcome = await postAddCheckpoint(w.url!, { oldSize, proof, checkpoint: note }, signal);
+      } catch (err) {
+        outcome = { kind: 'failed', reason: (err as Error).message };
+      }
+      switch (outcome.kind) {
+        case 'cosigned': {
+          const result = this.verify(w, sth, outcome.body);
+          if (result.ok) this.deps.sizes.set(id, sth.size);
+          return result;
+        }
+        case 'conflict':
+          if (outcome.size > sth.size) {
+            return { ok: false, kind: 'ahead', reason: `witness has cosigned size ${outcome.size}, beyond this head's size ${sth.size}` };
+          }
+          if (resent) return { ok: false, kind: 'conflict', reason: `409 again after resending from size ${oldSize}: witness now at ${outcome.size}` };
+          this.deps.log.debug(`witness ${w.name} (${w.url}) answered 409: it has cosigned size ${outcome.size}; resending from there`);
+          this.deps.sizes.set(id, outcome.size);
+          oldSize = outcome.size;
+          continue;
+        case 'failed':
+          return { ok: false, kind: outcome.status !== undefined ? `http-${outcome.status}` : outcome.reason, reason: outcome.reason };
+      }
+    }
+  }
+
+  private verify(w: PolicyWitness, sth: SignedTreeHead, body: string): Attempt {
+    let candidates: Cosignature[];
+    try {
+      candidates = parseWitnessCosignatures(body, w.publicKey);
+    } catch (err) {
+      return { ok: false, kind: 'garbage', reason: `malformed response (${(err as Error).message}): ${quote(body)}` };
+    }
+    if (candidates.length === 0) {
+      return { ok: false, kind: 'wrong-key', reason: `no cosignature line by the witness key in the policy: ${quote(body)}` };
+    }
+    const now = this.deps.nowSeconds();
+    let why = '';
+    for (const c of candidates) {
+      if (!verifyCosignature(w.publicKey, this.deps.logKeyHash, sth, c)) {
+        why = 'cosignature does not verify';
+        continue;
+      }
+      if (c.timestamp === 0 || Math.abs(c.timestamp - now) > MAX_CLOCK_SKEW_SECONDS) {
+        why = `cosignature timestamp ${c.timestamp} is ${c.timestamp - now} s off our clock`;
+        continue;
+      }
+      return { ok: true, cosignature: c };
+    }
+    return { ok: false, kind: 'bad-signature', reason: `${why}: ${quote(body)}` };
+  }
+
+  /** log-go's rule, plus a time bound: a new kind of failure is worth a warning; a repeat is debug. */
+  private report(w: PolicyWitness, a: Attempt, size: number): void {
+    const { log } = this.deps;
+    const name = `witness ${w.name} (${w.url})`;
+    const state = this.logState.get(w.name) ?? { failing: undefined, loggedAt: Number.NEGATIVE_INFINITY };
+    this.logState.set(w.name, state);
+    const now = this.deps.nowMs();
+    if (a.ok) {
+      if (state.failing !== undefined) log.info(`${name} cosigned size ${size} again`);
+      state.failing = undefined;
+      return;
+    }
+    const message = `${name} did not cosign size ${size}: ${a.reason}`;
+    if (state.failing !== a.kind || now - state.loggedAt >= FAILURE_LOG_INTERVAL_MS) {
+      log.warning(message);
+      state.loggedAt = now;
+    } else {
+      log.debug(message);
+    }
+    state.failing = a.kind;
+  }
+}
+
+/**
+ * The cosigner for `[primary] policy-file`; undefined when no policy file is
+ * configured or its quorum is `none` (heads are published without
+ * cosignatures then).
+ */
 export function buildCosigner(ctx: ExtensionContext): Cosigner | undefined {
-  if (ctx.config.primary.policyFile === '') return undefined;
-  throw new ConfigError('policy-file is not supported yet');
+  const file = ctx.config.primary.policyFile;
+  if (file === '') return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read policy-file ${file}: ${(err as Error).message}`);
+  }
+  let policy: Policy;
+  try {
+    policy = parsePolicy(text);
+  } catch (err) {
+    throw new ConfigError(`policy-file ${file}: ${(err as Error).message}`);
+  }
+  if (policy.quorum.kind === 'group' && policy.quorum.name === QUORUM_NONE) {
+    ctx.log.info(`policy-file ${file}: quorum none; tree heads are published without cosignatures`);
+    return undefined;
+  }
+  checkPolicy(policy, file, ctx);
+  const cosigner = new WitnessCosigner({
+    policy,
+    logPublicKey: ctx.logPublicKey,
+    logKeyHash: ctx.logKeyHash,
+    consistencyProof: (oldSize, newSize) => ctx.tree.consistencyProof(oldSize, newSize),
+    sizes: new SqliteCosignedSizes(ctx.tree.db),
+    timeoutMs: ctx.config.timeoutMs,
+    nowSeconds: () => Math.floor(Date.now() / 1000),
+    nowMs: () => Date.now(),
+    log: ctx.log,
+  });
+  ctx.log.info(
+    `witnesses: ${cosigner.witnesses.map((w) => `${w.name} ${w.url}`).join(', ')}; tree heads are published once cosigned per the policy quorum`,
+  );
+  return cosigner;
+}
+
+function checkPolicy(policy: Policy, file: string, ctx: ExtensionContext): void {
+  const reachable = policy.witnesses.filter((w) => w.url !== undefined);
+  for (const w of reachable) {
+    let url: URL;
+    try {
+      url = new URL(w.url!);
+    } catch {
+      throw new ConfigError(`policy-file ${file}: witness ${w.name} has an invalid URL "${w.url}"`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError(`policy-file ${file}: witness ${w.name} URL must be http or https, got "${w.url}"`);
+    }
+  }
+  // Refuse a policy the log could never satisfy: it would never publish again.
+  if (!quorumSatisfied(policy, new Set(reachable.map((w) => toHex(w.keyHash))))) {
+    throw new ConfigError(
+      `policy-file ${file}: the quorum cannot be met by the witnesses that have a URL (${reachable.map((w) => w.name).join(', ') || 'none'}); the log would never publish a tree head`,
+    );
+  }
+  if (findLog(policy, ctx.logKeyHash) === undefined) {
+    ctx.log.warning(`policy-file ${file} does not list this log's key; submitters using it will not accept this log's proofs`);
+  }
 }
