@@ -17,7 +17,10 @@ function collect(value: string, previous: string[] | undefined): string[] {
 
 export function buildProgram(): Command {
   const program = new Command('sigsum-log');
+  // Node flags (--key-file, --config, ...) only before a subcommand, so that
+  // subcommands may define options of the same name (witness --key-file, init --config).
   program
+    .enablePositionalOptions()
     .description('A Sigsum transparency log server (primary or secondary node) and its runbook tools.')
     .addOption(new Option('--role <role>', 'which node to run').choices(['primary', 'secondary']))
     .option('--config <file>', 'TOML config file (default: $SIGSUM_LOGSERVER_CONFIG, else /etc/sigsum/config.toml)');
