@@ -1,0 +1,51 @@
+// `npm run bench`: every benchmark in one run, each figure next to the
+// machine's own limits measured in the same run. Not a test: nothing here
+// passes or fails; targets are printed beside the figures for the reader.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { benchCrypto } from './crypto.js';
+import { benchTree } from './tree.js';
+import { benchAddLeaf } from './add-leaf.js';
+
+type Figures = Record<string, number>;
+
+function print(title: string, figures: Figures): void {
+  console.log(`\n## ${title}`);
+  for (const [k, v] of Object.entries(figures)) {
+    const shown = Math.abs(v) < 10 && !Number.isInteger(v) ? v.toFixed(3) : Math.round(v).toLocaleString('en-US');
+    console.log(`  ${k.padEnd(56)} ${shown}`);
+  }
+}
+
+const only = new Set(process.argv.slice(2));
+const want = (name: string): boolean => only.size === 0 || only.has(name);
+
+const limits = await benchCrypto();
+print('machine limits (this run)', limits);
+const verify1 = limits['ed25519 verify/s node:crypto (1 core)'] as number;
+const verifyAll = Object.entries(limits).find(([k]) => /verify\/s node:crypto \(\d+ cores\)/.test(k))?.[1] as number;
+
+if (want('tree')) {
+  const dir = mkdtempSync(join(tmpdir(), 'sigsum-bench-tree-'));
+  try {
+    print('tree (SQLite, durable batches of 1,000)', await benchTree({ leaves: 1_000_000, batch: 1_000, dir }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (want('add-leaf')) {
+  for (const prefill of [0, 1_000_000]) {
+    const r = await benchAddLeaf({ prefill, submissions: 40_000, concurrency: 64 });
+    const rate = r['add-leaf accepted leaves/s'] as number;
+    r['ratio to 1-core verify limit (target ≥ 0.5)'] = rate / verify1;
+    r['ratio to all-core verify limit'] = rate / verifyAll;
+    print(`add-leaf over HTTP, 64 clients, tree of ${prefill.toLocaleString('en-US')} leaves (target ≥ 5,000/s)`, r);
+  }
+}
+
+if (want('replication')) {
+  const { benchReplication } = await import('./replication.js');
+  print('replication', await benchReplication({}));
+}
