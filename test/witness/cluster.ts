@@ -13,7 +13,7 @@ import { formatSigsumProof, parseSigsumProof } from '../../src/formats/proof.js'
 import type { CosignedTreeHead } from '../../src/formats/tree-head.js';
 import { verifySigsumProof } from '../../src/formats/verify-proof.js';
 import { toHex } from '../../src/hex.js';
-import type { Signer } from '../../src/types.js';
+import type { PublicKey, Signer } from '../../src/types.js';
 import { freePort, http, spawnCli, type NodeProcess } from '../helpers/node-process.js';
 import { makeKey, preparePrimary, startNodeProcess, type PrimarySetup } from '../helpers/log-fixture.js';
 import type { TestLeaf } from '../helpers/submitter.js';
@@ -125,7 +125,7 @@ export function assertQuorum(c: Cluster, head: CosignedTreeHead): string[] {
  * into a Sigsum proof v2 (formatted and parsed again), verified under the
  * policy with our own verifier.
  */
-export async function verifyAllProofs(c: Cluster, submitter: Signer, leaves: readonly TestLeaf[], head: CosignedTreeHead): Promise<void> {
+export async function verifyAllProofs(c: Cluster, submitterKey: PublicKey, leaves: readonly TestLeaf[], head: CosignedTreeHead): Promise<void> {
   for (const l of leaves) {
     let inclusion: InclusionProof = { leafIndex: 0, path: [] };
     if (head.size > 1) {
@@ -135,11 +135,11 @@ export async function verifyAllProofs(c: Cluster, submitter: Signer, leaves: rea
     }
     const text = formatSigsumProof({
       logKeyHash: keyHash(c.setup.signer.publicKey),
-      leaf: { keyHash: keyHash(submitter.publicKey), signature: l.leaf.signature },
+      leaf: { keyHash: keyHash(submitterKey), signature: l.leaf.signature },
       treeHead: head,
       inclusion,
     });
-    const verified = verifySigsumProof(parseSigsumProof(text), l.message, [submitter.publicKey], c.policy);
+    const verified = verifySigsumProof(parseSigsumProof(text), l.message, [submitterKey], c.policy);
     assert.ok(quorumSatisfied(c.policy, verified.witnesses));
   }
 }

@@ -45,7 +45,7 @@ test('misbehaving witnesses are ignored and logged; the log keeps publishing', a
   const head = await treeHead(c);
   assert.equal(head.size, 8);
   assert.deepEqual(assertQuorum(c, head), ['w1', 'w2'], 'only the good witnesses are served');
-  await verifyAllProofs(c, submitter, leaves, head);
+  await verifyAllProofs(c, submitter.publicKey, leaves, head);
 
   // Several more rounds (idle refreshes): every bad witness is asked each round, warned about once.
   await waitUntil('four rounds with every witness', () => (bad.every((b) => b.requests >= 4) ? true : undefined), 20_000);

@@ -67,5 +67,5 @@ test('primary + 3 witnesses, quorum 2 of 3: publishes with ≥ 2 cosignatures, s
     return h.size === 40 ? h : undefined;
   });
   assert.deepEqual(assertQuorum(c, head), ['w1', 'w2']);
-  await verifyAllProofs(c, submitter, all, head);
+  await verifyAllProofs(c, submitter.publicKey, all, head);
 });
