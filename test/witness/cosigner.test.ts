@@ -190,7 +190,7 @@ test('cosigner: misbehaving witnesses are ignored and logged with their answer; 
     const started = Date.now();
     const result = await cosigner.cosign(s.sth(size), s.sth(0));
     const took = Date.now() - started;
-    assert.ok(took >= timeoutMs - 50 && took < timeoutMs + 700, `round took ${took} ms`);
+    assert.ok(took >= timeoutMs - 50 && took < timeoutMs + 1500, `round took ${took} ms: bounded by the timeout`);
     assert.ok(result !== undefined);
     assertValid(s, s.sth(size), result, 2);
   }

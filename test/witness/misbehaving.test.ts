@@ -40,8 +40,8 @@ test('misbehaving witnesses are ignored and logged; the log keeps publishing', a
   const leaves = Array.from({ length: 8 }, () => makeLeaf(submitter));
   const started = Date.now();
   await submitUntilPublished(c.setup.publicUrl, leaves, 20_000);
-  // Two rounds at most: one already running when the leaves came, and theirs; each ≤ interval + timeout.
-  assert.ok(Date.now() - started < 2 * (300 + 1000) + 1500, `published after ${Date.now() - started} ms`);
+  // A round already running when the leaves came, then theirs (each ≤ interval + timeout), plus slack for a busy machine.
+  assert.ok(Date.now() - started < 3 * (300 + 1000) + 2000, `published after ${Date.now() - started} ms`);
   const head = await treeHead(c);
   assert.equal(head.size, 8);
   assert.deepEqual(assertQuorum(c, head), ['w1', 'w2'], 'only the good witnesses are served');
