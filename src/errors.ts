@@ -46,3 +46,18 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * A request to another node failed: unreachable, timed out, an unexpected
+ * status, or an answer that does not parse. Never an HTTP answer.
+ */
+export class UpstreamError extends Error {
+  constructor(
+    message: string,
+    /** The HTTP status, when there was an answer. */
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'UpstreamError';
+  }
+}

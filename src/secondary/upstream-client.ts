@@ -1,0 +1,138 @@
+// HTTP client for another node's internal API (src/internal-api/app.ts):
+// what a secondary asks its upstream (the primary, or another secondary when
+// cascading), and what the primary asks each secondary. Answers are parsed
+// strictly with src/formats/messages.ts; anything unexpected is an
+// UpstreamError, never a silently accepted partial answer.
+import { Agent, request } from 'undici';
+import { UpstreamError } from '../errors.js';
+import type { TreeLeaf } from '../formats/leaf.js';
+import {
+  parseCosignedTreeHead,
+  parseLeaves,
+  parseSignedTreeHead,
+  parseTreeHead,
+} from '../formats/messages.js';
+import type { CosignedTreeHead, SignedTreeHead, TreeHead } from '../formats/tree-head.js';
+
+/** The read side of a node's internal API, as a node replicating from it needs it. */
+export interface ReplicationUpstream {
+  /** The upstream's local tree head (may be ahead of its published head). */
+  treeHeadUnsigned(): Promise<TreeHead>;
+  /**
+   * Leaves [start, end), possibly fewer (the upstream clamps to its max-range),
+   * at least one; an empty array when start is the upstream's size ("at end of tree").
+   */
+  leaves(start: number, end: number): Promise<TreeLeaf[]>;
+  /** The upstream's published (cosigned) tree head; undefined when it has none yet. */
+  publishedTreeHead(): Promise<CosignedTreeHead | undefined>;
+}
+
+/** What the primary's replication gate asks a secondary. */
+export interface SecondaryHeadSource {
+  /** The secondary's replicated head, signed with the secondary's own key. */
+  treeHeadToCosign(): Promise<SignedTreeHead>;
+}
+
+export interface InternalApiClientOptions {
+  /**
+   * The other node's internal base URL, including its url-prefix if it has
+   * one, e.g. "http://10.0.0.2:6967" or "http://10.0.0.2:6967/testonly".
+   */
+  baseUrl: string;
+  /** Shared bearer token (internal-token-file), sent on every request when set. */
+  token?: string | undefined;
+  /** Whole-request timeout (connect, headers and body). */
+  timeoutMs: number;
+  /** Connections kept open to the node; more allow pipelined get-leaves. */
+  connections?: number;
+}
+
+/** Normalizes a base URL: no trailing slash, http(s) only. Throws UpstreamError otherwise. */
+export function normalizeBaseUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new UpstreamError(`"${baseUrl}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UpstreamError(`"${baseUrl}": only http and https URLs are supported`);
+  }
+  if (url.search !== '' || url.hash !== '') throw new UpstreamError(`"${baseUrl}": a base URL has no query or fragment`);
+  return url.href.replace(/\/+$/, '');
+}
+
+export class InternalApiClient implements ReplicationUpstream, SecondaryHeadSource {
+  readonly baseUrl: string;
+  private readonly agent: Agent;
+  private readonly headers: Record<string, string>;
+
+  constructor(private readonly opts: InternalApiClientOptions) {
+    this.baseUrl = normalizeBaseUrl(opts.baseUrl);
+    this.agent = new Agent({ connections: opts.connections ?? 4, keepAliveTimeout: 30_000 });
+    this.headers = opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` };
+  }
+
+  async treeHeadUnsigned(): Promise<TreeHead> {
+    const { status, body, url } = await this.get('get-tree-head-unsigned');
+    expectOk(status, body, url);
+    return parseAnswer(url, () => parseTreeHead(body));
+  }
+
+  async leaves(start: number, end: number): Promise<TreeLeaf[]> {
+    const { status, body, url } = await this.get(`get-leaves/${start}/${end}`);
+    // Internal semantics: start equal to the size is 404 "at end of tree".
+    // log-go answers that with its own 404 text, so any 404 here means it.
+    if (status === 404) return [];
+    expectOk(status, body, url);
+    return parseAnswer(url, () => parseLeaves(body, end - start));
+  }
+
+  async publishedTreeHead(): Promise<CosignedTreeHead | undefined> {
+    const { status, body, url } = await this.get('get-tree-head');
+    if (status === 404) return undefined;
+    expectOk(status, body, url);
+    return parseAnswer(url, () => parseCosignedTreeHead(body));
+  }
+
+  async treeHeadToCosign(): Promise<SignedTreeHead> {
+    const { status, body, url } = await this.get('get-tree-head-to-cosign');
+    expectOk(status, body, url);
+    return parseAnswer(url, () => parseSignedTreeHead(body));
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+
+  private async get(endpoint: string): Promise<{ status: number; body: string; url: string }> {
+    const url = `${this.baseUrl}/${endpoint}`;
+    try {
+      const res = await request(url, {
+        method: 'GET',
+        headers: this.headers,
+        dispatcher: this.agent,
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      });
+      return { status: res.statusCode, body: await res.body.text(), url };
+    } catch (err) {
+      const e = err as Error & { code?: string; cause?: { code?: string } };
+      const reason = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${this.opts.timeoutMs} ms` : (e.cause?.code ?? e.code ?? e.message);
+      throw new UpstreamError(`GET ${url}: ${reason}`);
+    }
+  }
+}
+
+function expectOk(status: number, body: string, url: string): void {
+  if (status === 200) return;
+  const line = body.split('\n', 1)[0]?.slice(0, 200) ?? '';
+  throw new UpstreamError(`GET ${url}: status ${status}${line === '' ? '' : `: ${line}`}`, status);
+}
+
+function parseAnswer<T>(url: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new UpstreamError(`GET ${url}: malformed answer: ${(err as Error).message}`, 200);
+  }
+}
