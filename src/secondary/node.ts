@@ -1,0 +1,128 @@
+// Wires a secondary node together: its replica database, its own key, the
+// public listener (every request: 404 "not primary"), the internal listener
+// (its signed head for the primary's gate, and the read side for cascading),
+// and the replication loop.
+import type { Config } from '../config/config.js';
+import { keyHash } from '../crypto/index.js';
+import { readPublicKeyFile } from '../crypto/keyfile.js';
+import { signTreeHead } from '../formats/checkpoint.js';
+import { decodeTreeLeaf } from '../formats/leaf.js';
+import { toHex } from '../hex.js';
+import { startServer, type RunningServer } from '../http/serve.js';
+import { internalApp, internalRoutes } from '../internal-api/app.js';
+import type { Logger } from '../log.js';
+import { loadSigner, openTreeForRole, readInternalToken } from '../node-common.js';
+import { notPrimaryApp } from '../public-api/app.js';
+import { Replicator } from './replicator.js';
+import { InternalApiClient } from './upstream-client.js';
+
+/**
+ * Leaves per internal get-leaves answer from this node (to nodes cascading
+ * from it). A secondary has no [primary] max-range of its own to honour; its
+ * internal API only serves other nodes, so larger pages are cheaper.
+ */
+export const SECONDARY_INTERNAL_MAX_RANGE = 8192;
+
+export interface RunningSecondary {
+  publicServer: RunningServer;
+  internalServer: RunningServer;
+  replicator: Replicator;
+  stop(): Promise<void>;
+}
+
+export async function runSecondary(config: Config, log: Logger): Promise<RunningSecondary> {
+  const signer = loadSigner(config);
+  const logPublicKey = config.secondary.logPubkeyFile === '' ? undefined : readPublicKeyFile(config.secondary.logPubkeyFile);
+  const token = readInternalToken(config);
+  const tree = openTreeForRole(config.dbFile, 'replica');
+  let upstream: InternalApiClient | undefined;
+  let publicServer: RunningServer | undefined;
+  let internalServer: RunningServer | undefined;
+  try {
+    upstream = new InternalApiClient({ baseUrl: config.secondary.primaryUrl, token, timeoutMs: config.timeoutMs });
+    const replicator = new Replicator({
+      store: tree,
+      upstream,
+      upstreamName: upstream.baseUrl,
+      log,
+      logPublicKey,
+    });
+    log.info(
+      `secondary key hash ${toHex(keyHash(signer.publicKey))}; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +
+        (logPublicKey === undefined ? '' : '; keeping the published tree head (log-pubkey-file set)'),
+    );
+    const internal = internalApp(
+      internalRoutes(
+        {
+          // Only the verified head: nodes downstream never see a leaf this node has not checked.
+          localTreeHead: () => replicator.verifiedHead,
+          leaves: (start, end) => tree.leaves(start, end).map(decodeTreeLeaf),
+          publishedTreeHead: () => replicator.publishedHead,
+        },
+        SECONDARY_INTERNAL_MAX_RANGE,
+        // Same checkpoint format as a log's head, with this node's key, so its origin is
+        // sigsum.org/v1/tree/<hash of the secondary's key>.
+        { treeHeadToCosign: () => signTreeHead(signer, replicator.verifiedHead) },
+      ),
+      config.urlPrefix,
+      token,
+      log,
+    );
+    publicServer = await startServer(notPrimaryApp(log), config.externalEndpoint);
+    internalServer = await startServer(internal, config.internalEndpoint);
+    const loop = pollEvery(config.intervalMs, () => replicator.step(), log);
+    log.info(`secondary: public API on http://${publicServer.address}, internal API on http://${internalServer.address}`);
+
+    const servers = { publicServer, internalServer, client: upstream };
+    let stopping: Promise<void> | undefined;
+    return {
+      publicServer,
+      internalServer,
+      replicator,
+      stop: () =>
+        (stopping ??= (async () => {
+          replicator.stop();
+          await Promise.all([servers.publicServer.close(), servers.internalServer.close()]);
+          await loop.stop();
+          await servers.client.close();
+          tree.close();
+        })()),
+    };
+  } catch (err) {
+    await publicServer?.close();
+    await internalServer?.close();
+    await upstream?.close();
+    tree.close();
+    throw err;
+  }
+}
+
+/**
+ * Runs `step` at a fixed rate: the next step starts `intervalMs` after the
+ * previous one started, or at once if it took longer (a catch-up), so the
+ * replication lag stays near one interval under steady load.
+ */
+function pollEvery(intervalMs: number, step: () => Promise<unknown>, log: Logger): { stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const loop = (): void => {
+    const started = Date.now();
+    running = step()
+      .then(
+        () => undefined,
+        (err: unknown) => log.error(`replication step failed: ${(err as Error)?.stack ?? String(err)}`),
+      )
+      .then(() => {
+        if (!stopped) timer = setTimeout(loop, Math.max(0, intervalMs - (Date.now() - started)));
+      });
+  };
+  timer = setTimeout(loop, 0);
+  return {
+    async stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      await running;
+    },
+  };
+}

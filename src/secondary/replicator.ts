@@ -1,0 +1,297 @@
+// The secondary's replication loop body: copy the upstream's sequenced leaves
+// into the local tree at exactly the same indices, and advance the *verified*
+// head only once the local root at the upstream's size equals the upstream's
+// root. The verified head is what this node serves (to the primary's
+// replication gate, and to nodes replicating from it); it never covers a leaf
+// that is not durably stored here.
+//
+// On any disagreement with the upstream (a different leaf at an index already
+// stored, a different root) replication stops for good in this process: the
+// node keeps serving its last verified head and never rewrites a stored leaf.
+// The same disagreement is found again after a restart, since nothing changed.
+import { ConfigError, UpstreamError } from '../errors.js';
+import { verifyTreeHeadSignature } from '../formats/checkpoint.js';
+import { encodeTreeLeaf, type TreeLeaf } from '../formats/leaf.js';
+import { formatCosignedTreeHead, parseCosignedTreeHead } from '../formats/messages.js';
+import type { CosignedTreeHead, TreeHead } from '../formats/tree-head.js';
+import { bytesEqual, toHex } from '../hex.js';
+import type { Logger } from '../log.js';
+import { RepeatFilter } from '../log-repeats.js';
+import { emptyRoot } from '../tree/hash.js';
+import { TreeDivergenceError } from '../tree/store.js';
+import type { Hash, PublicKey } from '../types.js';
+import type { ReplicationUpstream } from './upstream-client.js';
+
+/** The part of the tree store a replica needs. */
+export interface ReplicaStore {
+  size(): number;
+  rootAt(size: number): Hash;
+  /**
+   * Stores leaves at [startIndex, startIndex + leaves.length) in one
+   * transaction: all or nothing, durable once it returns. Leaves that overlap
+   * stored ones must be identical (TreeDivergenceError otherwise); a gap is refused.
+   */
+  appendPreordered(startIndex: number, leaves: readonly Uint8Array[]): unknown;
+  getMeta(key: string): string | undefined;
+  /** Durable once it returns. */
+  setMeta(key: string, value: string): void;
+}
+
+/** Meta key: the size up to which the local tree was checked against the upstream's root. */
+export const VERIFIED_SIZE_KEY = 'replicated-verified-size';
+/** Meta key: the newest published (log-signed) tree head verified against the local tree. */
+export const PUBLISHED_TREE_HEAD_KEY = 'published-tree-head';
+
+export interface ReplicatorOptions {
+  store: ReplicaStore;
+  upstream: ReplicationUpstream;
+  /** Names the upstream in log lines. */
+  upstreamName: string;
+  log: Logger;
+  /** The log's public key ([secondary] log-pubkey-file); enables keeping the published head. */
+  logPublicKey?: PublicKey | undefined;
+  /** Leaves asked for per get-leaves request; the upstream may answer fewer (its max-range). */
+  batchSize?: number;
+  /** get-leaves requests kept in flight during a catch-up. */
+  maxInFlight?: number;
+  /** Milliseconds clock, for progress lines during a long catch-up. */
+  now?: () => number;
+}
+
+/** How often a long catch-up reports its progress. */
+const PROGRESS_EVERY_MS = 1_000;
+
+export type StepOutcome =
+  /** Caught up with (and verified against) the upstream's head. */
+  | 'synced'
+  /** The upstream could not be asked, or answered nonsense; retried next step. */
+  | 'upstream-unavailable'
+  /** The upstream reports fewer leaves than were verified here; retried next step. */
+  | 'upstream-behind'
+  | 'stopped'
+  | 'diverged';
+
+export class Replicator {
+  private verified: TreeHead;
+  private published: CosignedTreeHead | undefined;
+  /** A log-signed head whose leaves have not all arrived yet. */
+  private candidate: CosignedTreeHead | undefined;
+  /** Next index to ask for. Starts at the verified size: stored leaves beyond it are re-checked. */
+  private cursor: number;
+  private batchSize: number;
+  private batchLearned = false;
+  private divergence: string | undefined;
+  private stopped = false;
+  private readonly maxInFlight: number;
+  private readonly repeats: RepeatFilter;
+
+  constructor(private readonly opts: ReplicatorOptions) {
+    const { store } = opts;
+    const text = store.getMeta(VERIFIED_SIZE_KEY);
+    const size = text === undefined ? 0 : Number(text);
+    if (!Number.isSafeInteger(size) || size < 0 || size > store.size()) {
+      throw new ConfigError(`the database's ${VERIFIED_SIZE_KEY} "${text}" does not fit its tree of ${store.size()} leaves`);
+    }
+    this.verified = { size, rootHash: rootAt(store, size) };
+    this.cursor = size;
+    this.published = loadPublished(store, opts.log);
+    this.batchSize = opts.batchSize ?? 8192;
+    this.maxInFlight = opts.maxInFlight ?? 4;
+    this.repeats = new RepeatFilter(opts.log);
+  }
+
+  /** The newest head verified against the upstream: what this node serves as its own. */
+  get verifiedHead(): TreeHead {
+    return this.verified;
+  }
+
+  /** The newest log-signed head verified against the local tree, if log-pubkey-file is set. */
+  get publishedHead(): CosignedTreeHead | undefined {
+    return this.published;
+  }
+
+  get diverged(): boolean {
+    return this.divergence !== undefined;
+  }
+
+  /** Makes a running step return at its next batch boundary, and every later step at once. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** One poll: fetch what is missing, verify, advance. Never throws for upstream trouble. */
+  async step(): Promise<StepOutcome> {
+    if (this.divergence !== undefined) return 'diverged';
+    if (this.stopped) return 'stopped';
+    try {
+      await this.pollPublishedHead();
+      const target = await this.opts.upstream.treeHeadUnsigned();
+      if (target.size < this.verified.size) {
+        this.repeats.report(
+          'warning',
+          'upstream',
+          'behind',
+          `upstream ${this.opts.upstreamName} reports ${target.size} leaves, fewer than the ${this.verified.size} already verified here; not replicating until it catches up`,
+        );
+        return 'upstream-behind';
+      }
+      if (!(await this.fetchUpTo(target.size))) return 'stopped';
+      this.verifyAgainst(target);
+      if (this.divergence !== undefined) return 'diverged';
+      this.acceptCandidate();
+      if (this.divergence !== undefined) return 'diverged';
+      if (this.repeats.clear('upstream')) this.opts.log.info(`upstream ${this.opts.upstreamName} answers again; replicated size ${this.verified.size}`);
+      return 'synced';
+    } catch (err) {
+      if (err instanceof TreeDivergenceError) {
+        this.diverge(`the upstream's leaf at index ${err.index} differs from the one stored here`);
+        return 'diverged';
+      }
+      if (err instanceof UpstreamError) {
+        this.repeats.report('warning', 'upstream', 'unavailable', `cannot replicate from ${this.opts.upstreamName} (retrying every poll): ${err.message}`);
+        return 'upstream-unavailable';
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Appends the upstream's leaves [cursor, target) batch by batch, with up to
+   * maxInFlight get-leaves requests outstanding; answers are applied strictly
+   * in index order. Returns false when stopped midway.
+   */
+  private async fetchUpTo(target: number): Promise<boolean> {
+    const { upstream, store } = this.opts;
+    interface Pending {
+      start: number;
+      end: number;
+      answer: Promise<TreeLeaf[]>;
+    }
+    const inFlight: Pending[] = [];
+    let issueAt = this.cursor;
+    const issue = (): void => {
+      // One request at a time until the upstream's max-range is known, so
+      // that clamped answers do not leave gaps between pipelined requests.
+      const limit = this.batchLearned ? this.maxInFlight : 1;
+      while (inFlight.length < limit && issueAt < target) {
+        const end = Math.min(issueAt + this.batchSize, target);
+        const answer = upstream.leaves(issueAt, end);
+        answer.catch(() => undefined); // a discarded request must not be an unhandled rejection
+        inFlight.push({ start: issueAt, end, answer });
+        issueAt = end;
+      }
+    };
+    issue();
+    const now = this.opts.now ?? Date.now;
+    const began = { at: now(), index: this.cursor };
+    let reportAt = began.at + PROGRESS_EVERY_MS;
+    while (inFlight.length > 0) {
+      if (this.stopped) return false;
+      if (now() >= reportAt) {
+        reportAt = now() + PROGRESS_EVERY_MS;
+        const rate = Math.round(((this.cursor - began.index) * 1000) / Math.max(1, now() - began.at));
+        this.opts.log.info(`catching up with ${this.opts.upstreamName}: ${this.cursor} of ${target} leaves stored (${rate} leaves/s)`);
+      }
+      const next = inFlight.shift() as Pending;
+      const leaves = await next.answer;
+      if (leaves.length === 0) {
+        throw new UpstreamError(`${this.opts.upstreamName} answered "at end of tree" for index ${next.start} after reporting ${target} leaves`);
+      }
+      store.appendPreordered(next.start, leaves.map(encodeTreeLeaf)); // crash-safe point: the batch is durable, or absent
+      this.cursor = next.start + leaves.length;
+      const asked = next.end - next.start;
+      if (leaves.length < asked) {
+        // Clamped to the upstream's max-range: ask for that much from now on,
+        // and re-issue everything after this answer from where it ended.
+        this.batchSize = leaves.length;
+        inFlight.length = 0;
+        issueAt = this.cursor;
+      }
+      this.batchLearned = true;
+      issue();
+    }
+    return true;
+  }
+
+  private verifyAgainst(target: TreeHead): void {
+    const local = rootAt(this.opts.store, target.size);
+    if (!bytesEqual(local, target.rootHash)) {
+      this.diverge(
+        `the local root at size ${target.size} is ${toHex(local)} but the upstream's is ${toHex(target.rootHash)}`,
+      );
+      return;
+    }
+    if (target.size === this.verified.size) return;
+    this.opts.store.setMeta(VERIFIED_SIZE_KEY, String(target.size)); // crash-safe point: durable before it is served
+    this.verified = { size: target.size, rootHash: local };
+  }
+
+  private async pollPublishedHead(): Promise<void> {
+    const key = this.opts.logPublicKey;
+    if (key === undefined) return;
+    let head: CosignedTreeHead | undefined;
+    try {
+      head = await this.opts.upstream.publishedTreeHead();
+    } catch (err) {
+      if (!(err instanceof UpstreamError)) throw err;
+      this.repeats.report('warning', 'published', 'unavailable', `cannot fetch the published tree head from ${this.opts.upstreamName}: ${err.message}`);
+      return;
+    }
+    if (head === undefined) return;
+    if (!verifyTreeHeadSignature(key, head)) {
+      this.repeats.report(
+        'warning',
+        'published',
+        'signature',
+        `the published tree head from ${this.opts.upstreamName} (size ${head.size}) does not verify with log-pubkey-file; ignored`,
+      );
+      return;
+    }
+    this.repeats.clear('published');
+    const newest = this.candidate ?? this.published;
+    if (newest !== undefined && head.size < newest.size) return; // never go back to an older head
+    this.candidate = head;
+  }
+
+  /** Keeps the candidate published head once the local tree holds its leaves and agrees with its root. */
+  private acceptCandidate(): void {
+    const head = this.candidate;
+    if (head === undefined || head.size > this.verified.size) return;
+    this.candidate = undefined;
+    const local = rootAt(this.opts.store, head.size);
+    if (!bytesEqual(local, head.rootHash)) {
+      this.diverge(
+        `the log signed a tree head of size ${head.size} with root ${toHex(head.rootHash)}, but the local root at that size is ${toHex(local)}`,
+      );
+      return;
+    }
+    const text = formatCosignedTreeHead(head);
+    if (this.published !== undefined && formatCosignedTreeHead(this.published) === text) return;
+    this.opts.store.setMeta(PUBLISHED_TREE_HEAD_KEY, text); // crash-safe point: durable before it is served
+    this.published = head;
+  }
+
+  private diverge(detail: string): void {
+    this.divergence = detail;
+    this.opts.log.error(
+      `primary and secondary have diverged (upstream ${this.opts.upstreamName}): ${detail}. ` +
+        `Replication stopped; still serving the last verified tree head (size ${this.verified.size}); no stored leaf was changed. ` +
+        'An operator must find out which node holds the log\'s tree before restarting.',
+    );
+  }
+}
+
+function rootAt(store: ReplicaStore, size: number): Hash {
+  return size === 0 ? emptyRoot() : store.rootAt(size);
+}
+
+function loadPublished(store: ReplicaStore, log: Logger): CosignedTreeHead | undefined {
+  const text = store.getMeta(PUBLISHED_TREE_HEAD_KEY);
+  if (text === undefined) return undefined;
+  try {
+    return parseCosignedTreeHead(text);
+  } catch (err) {
+    log.warning(`ignoring the stored published tree head: ${(err as Error).message}`);
+    return undefined;
+  }
+}
