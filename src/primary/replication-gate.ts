@@ -1,6 +1,20 @@
 // The replication gate: how far the primary may advance its signed tree head.
-// (Placeholder until the replication work lands: no secondaries supported yet.)
-import { ConfigError } from '../errors.js';
+// Each rotation asks every secondary for its replicated head, signed with the
+// secondary's own key; a head counts only if the signature verifies with that
+// secondary's configured key and the head is a prefix of the primary's tree.
+// Anything else (unreachable, slow, badly signed, ahead, inconsistent) counts
+// as size 0, so no head is ever published that a secondary has not stored.
+import { readPublicKeyFile } from '../crypto/keyfile.js';
+import { ConfigError, UpstreamError } from '../errors.js';
+import { verifyTreeHeadSignature } from '../formats/checkpoint.js';
+import type { SignedTreeHead } from '../formats/tree-head.js';
+import { bytesEqual, toHex } from '../hex.js';
+import type { Logger } from '../log.js';
+import { RepeatFilter } from '../log-repeats.js';
+import { readInternalToken } from '../node-common.js';
+import { InternalApiClient, type SecondaryHeadSource } from '../secondary/upstream-client.js';
+import { emptyRoot } from '../tree/hash.js';
+import type { Hash, PublicKey } from '../types.js';
 import type { ExtensionContext } from './extensions.js';
 import type { ReplicationGate } from './rotation.js';
 
@@ -10,8 +24,136 @@ export interface ReplicationParts {
   checkNotForked?: () => Promise<void>;
 }
 
+/** One configured secondary, as the gate talks to it. */
+export interface GateSecondary {
+  /** How log lines name it (its URL). */
+  name: string;
+  publicKey: PublicKey;
+  source: SecondaryHeadSource;
+}
+
+/** The primary's tree, as the gate reads it. */
+export interface GateTree {
+  size(): number;
+  rootAt(size: number): Hash;
+}
+
 /** undefined when no secondaries are configured (single-node mode). */
 export function buildReplicationGate(ctx: ExtensionContext): ReplicationParts | undefined {
-  if (ctx.config.primary.secondaryUrls.length === 0) return undefined;
-  throw new ConfigError('secondaries are not supported yet');
+  const { config, log, tree } = ctx;
+  const urls = config.primary.secondaryUrls;
+  if (urls.length === 0) return undefined;
+  const token = readInternalToken(config);
+  const secondaries = urls.map((url, i): GateSecondary => {
+    const keyFile = config.primary.secondaryPubkeyFiles[i] as string;
+    const client = new InternalApiClient({ baseUrl: url, token, timeoutMs: config.timeoutMs, connections: 1 });
+    return { name: client.baseUrl, publicKey: readPublicKeyFile(keyFile), source: client };
+  });
+  log.info(`replication gate: ${secondaries.length} secondar${secondaries.length === 1 ? 'y' : 'ies'} (${secondaries.map((s) => s.name).join(', ')})`);
+  return {
+    gate: new SecondaryGate(secondaries, tree, log),
+    checkNotForked: () => checkNotForked(secondaries, tree, log),
+  };
+}
+
+/** Why a secondary's head does not count, or undefined when it does. */
+function rejection(head: SignedTreeHead, secondary: GateSecondary, tree: GateTree): { kind: string; why: string } | undefined {
+  if (!verifyTreeHeadSignature(secondary.publicKey, head)) {
+    return { kind: 'signature', why: `its tree head (size ${head.size}) is not signed by the key in its secondary-pubkey-file` };
+  }
+  // The tree's size now, not when the rotation began: the sequencer and the
+  // secondary may both have moved on while we waited for its answer.
+  const localSize = tree.size();
+  if (head.size > localSize) return { kind: 'ahead', why: `it is ahead of this primary: size ${head.size} > local size ${localSize}` };
+  const ours = rootAt(tree, head.size);
+  if (!bytesEqual(ours, head.rootHash)) {
+    return {
+      kind: 'inconsistent',
+      why: `its root at size ${head.size} is ${toHex(head.rootHash)} but this primary's is ${toHex(ours)} (inconsistent)`,
+    };
+  }
+  return undefined;
+}
+
+export class SecondaryGate implements ReplicationGate {
+  private readonly repeats: RepeatFilter;
+
+  constructor(
+    private readonly secondaries: readonly GateSecondary[],
+    private readonly tree: GateTree,
+    private readonly log: Logger,
+  ) {
+    this.repeats = new RepeatFilter(log);
+  }
+
+  async allowedSize(localSize: number): Promise<number> {
+    // The clients time out on their own (config timeout), so one slow
+    // secondary delays a rotation by at most that long.
+    const sizes = await Promise.all(this.secondaries.map((s) => this.replicatedSize(s, localSize)));
+    return Math.min(localSize, ...sizes);
+  }
+
+  private async replicatedSize(secondary: GateSecondary, localSize: number): Promise<number> {
+    let head: SignedTreeHead;
+    try {
+      head = await secondary.source.treeHeadToCosign();
+    } catch (err) {
+      if (!(err instanceof UpstreamError)) throw err;
+      this.repeats.report('warning', secondary.name, 'unreachable', `secondary ${secondary.name} counts as size 0: unreachable or failing: ${err.message}`);
+      return 0;
+    }
+    const rejected = rejection(head, secondary, this.tree);
+    if (rejected !== undefined) {
+      this.repeats.report('error', secondary.name, rejected.kind, `secondary ${secondary.name} counts as size 0: ${rejected.why}`);
+      return 0;
+    }
+    if (this.repeats.clear(secondary.name)) this.log.info(`secondary ${secondary.name} counts again: replicated size ${head.size}`);
+    return Math.min(head.size, localSize);
+  }
+}
+
+/**
+ * Startup check: a secondary that verifiably holds a tree this primary does
+ * not (longer, or a different root) means another node sequenced leaves:
+ * starting would fork the log. An unreachable secondary, or one whose
+ * signature does not verify (it proves nothing), does not block startup.
+ */
+export async function checkNotForked(secondaries: readonly GateSecondary[], tree: GateTree, log: Logger): Promise<void> {
+  const localSize = tree.size();
+  const problems = await Promise.all(
+    secondaries.map(async (s): Promise<string | undefined> => {
+      let head: SignedTreeHead;
+      try {
+        head = await s.source.treeHeadToCosign();
+      } catch (err) {
+        if (!(err instanceof UpstreamError)) throw err;
+        log.warning(`cannot ask secondary ${s.name} whether it holds a longer tree (starting anyway): ${err.message}`);
+        return undefined;
+      }
+      if (!verifyTreeHeadSignature(s.publicKey, head)) {
+        log.warning(`secondary ${s.name}: its tree head is not signed by the key in its secondary-pubkey-file; not trusting it for the fork check`);
+        return undefined;
+      }
+      if (head.size > localSize) {
+        return `secondary ${s.name} holds ${head.size} leaves but this node's tree has only ${localSize}`;
+      }
+      const ours = rootAt(tree, head.size);
+      if (!bytesEqual(ours, head.rootHash)) {
+        return `secondary ${s.name} has root ${toHex(head.rootHash)} at size ${head.size} but this node has ${toHex(ours)}`;
+      }
+      return undefined;
+    }),
+  );
+  const found = problems.filter((p): p is string => p !== undefined);
+  if (found.length > 0) {
+    throw new ConfigError(
+      `refusing to start as primary: ${found.join('; ')}. Someone else sequenced leaves this node does not have ` +
+        '(another node was promoted, or this database is an old backup); starting would fork the log. ' +
+        'Retire this node, or re-seed it as a secondary of the current primary.',
+    );
+  }
+}
+
+function rootAt(tree: GateTree, size: number): Hash {
+  return size === 0 ? emptyRoot() : tree.rootAt(size);
 }
