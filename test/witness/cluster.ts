@@ -15,7 +15,7 @@ import { verifySigsumProof } from '../../src/formats/verify-proof.js';
 import { toHex } from '../../src/hex.js';
 import type { PublicKey, Signer } from '../../src/types.js';
 import { freePort, http, spawnCli, type NodeProcess } from '../helpers/node-process.js';
-import { makeKey, preparePrimary, startNodeProcess, type PrimarySetup } from '../helpers/log-fixture.js';
+import { makeKey, preparePrimary, prepareSecondary, startNodeProcess, writeToml, type NodeSetup, type PrimarySetup } from '../helpers/log-fixture.js';
 import type { TestLeaf } from '../helpers/submitter.js';
 
 export interface WitnessSpec {
@@ -65,34 +65,69 @@ export function policyText(log: Signer, logUrl: string, witnesses: readonly Poli
 export interface Cluster {
   setup: PrimarySetup;
   primary: NodeProcess;
+  /** Present when started with `secondary: true`. */
+  secondary?: { setup: NodeSetup; process: NodeProcess };
   policy: Policy;
   policyFile: string;
   /** The log's public key file (KEY.pub beside its key). */
   logPubFile: string;
 }
 
+export interface ClusterOptions {
+  interval?: string;
+  timeout?: string;
+  logLevel?: string;
+  /** Also run one secondary, which the primary's replication gate waits for. */
+  secondary?: boolean;
+}
+
 /**
- * A primary whose policy names the given witnesses. `policyWitnesses` is
- * called once the log key exists, so witnesses can be started with it first.
+ * A primary whose policy names the given witnesses. `beforeStart` is called
+ * once the log key exists, so witnesses can be started with it first; it
+ * returns the policy text.
  */
 export async function startPrimaryWithPolicy(
   t: TestContext,
   dir: string,
-  opts: { interval?: string; timeout?: string; logLevel?: string },
+  opts: ClusterOptions,
   beforeStart: (setup: PrimarySetup, logPubFile: string) => Promise<string>,
 ): Promise<Cluster> {
   const policyFile = join(dir, 'policy');
-  const setup = await preparePrimary(dir, {
-    interval: opts.interval ?? '300ms',
-    top: { timeout: opts.timeout ?? '1s', ...(opts.logLevel ? { 'log-level': opts.logLevel } : {}) },
-    primary: { 'policy-file': policyFile },
-  });
+  const top = { timeout: opts.timeout ?? '1s', ...(opts.logLevel ? { 'log-level': opts.logLevel } : {}) };
+  const setup = await preparePrimary(dir, { interval: opts.interval ?? '300ms', top, primary: { 'policy-file': policyFile } });
   const logPubFile = `${setup.keyFile}.pub`;
+  let secondary: Cluster['secondary'];
+  if (opts.secondary === true) {
+    const secSetup = await prepareSecondary(dir, { primaryUrl: setup.internalUrl, interval: '100ms', logPubkeyFile: logPubFile });
+    // The primary's config can name the secondary only now that its address and key exist.
+    writeToml(
+      setup.config,
+      {
+        'external-endpoint': `127.0.0.1:${setup.publicPort}`,
+        'internal-endpoint': `127.0.0.1:${setup.internalPort}`,
+        'key-file': setup.keyFile,
+        'db-file': setup.dbFile,
+        interval: opts.interval ?? '300ms',
+        ...top,
+      },
+      {
+        primary: {
+          'sth-file': setup.sthFile,
+          'policy-file': policyFile,
+          'secondary-url': [secSetup.internalUrl],
+          'secondary-pubkey-file': [`${secSetup.keyFile}.pub`],
+        },
+      },
+    );
+    const process = await startNodeProcess('secondary', secSetup);
+    t.after(() => process.kill9());
+    secondary = { setup: secSetup, process };
+  }
   const text = await beforeStart(setup, logPubFile);
   writeFileSync(policyFile, text);
   const primary = await startNodeProcess('primary', setup);
   t.after(() => primary.kill9());
-  return { setup, primary, policy: parsePolicy(text), policyFile, logPubFile };
+  return { setup, primary, secondary, policy: parsePolicy(text), policyFile, logPubFile };
 }
 
 export async function treeHead(c: Cluster): Promise<CosignedTreeHead> {

@@ -1,24 +1,25 @@
-// Primary + 3 of our witnesses (real processes), policy `group g 2 w1 w2 w3`
-// / `quorum g`: heads are published with ≥ 2 valid cosignatures; with one
+// Primary + secondary + 3 of our witnesses (real processes), policy
+// `group g 2 w1 w2 w3` / `quorum g`: heads are published with ≥ 2 valid cosignatures; with one
 // witness dead they still are; with two dead the published head stops while
 // add-leaf keeps answering 202, and it resumes when a witness comes back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { bytesEqual } from '../../src/hex.js';
-import { waitUntil } from '../helpers/node-process.js';
+import { parseCosignedTreeHead } from '../../src/formats/messages.js';
+import { http, waitUntil } from '../helpers/node-process.js';
 import { makeKey, tempDir } from '../helpers/log-fixture.js';
 import { addLeaf, makeLeaf, submitUntilPublished, type TestLeaf } from '../helpers/submitter.js';
 import { assertQuorum, countOutput, policyText, startOurWitness, startPrimaryWithPolicy, treeHead, verifyAllProofs, witnessSpecs } from './cluster.js';
 
 const NOT_PUBLISHED = /not published: witness cosignatures do not satisfy the policy quorum/;
 
-test('primary + 3 witnesses, quorum 2 of 3: publishes with ≥ 2 cosignatures, stops below, resumes', async (t) => {
+test('primary + secondary + 3 witnesses, quorum 2 of 3: publishes with ≥ 2 cosignatures, stops below, resumes', async (t) => {
   const dir = tempDir('sigsum-quorum-');
   t.after(() => dir.remove());
   const specs = await witnessSpecs(dir.path, 3);
   const procs = new Map<string, Awaited<ReturnType<typeof startOurWitness>>>();
-  const c = await startPrimaryWithPolicy(t, dir.path, {}, async (setup, logPub) => {
+  const c = await startPrimaryWithPolicy(t, dir.path, { secondary: true }, async (setup, logPub) => {
     for (const s of specs) procs.set(s.name, await startOurWitness(t, s, logPub));
     return policyText(setup.signer, setup.publicUrl, specs, 'group g 2 w1 w2 w3\nquorum g');
   });
@@ -58,6 +59,7 @@ test('primary + 3 witnesses, quorum 2 of 3: publishes with ≥ 2 cosignatures, s
   assertQuorum(c, held); // still the last cosigned head, cosignatures and all
   for (const l of stuck) assert.equal(await addLeaf(url, l), 202, 'add-leaf still accepts, not yet published');
   assert.ok(c.primary.running, 'the primary is still running');
+  assert.ok(c.secondary!.process.running, 'the secondary is still running');
 
   // w2 returns (same port, same state file): publication resumes.
   procs.set('w2', await startOurWitness(t, specs[1]!, c.logPubFile));
@@ -68,4 +70,14 @@ test('primary + 3 witnesses, quorum 2 of 3: publishes with ≥ 2 cosignatures, s
   });
   assert.deepEqual(assertQuorum(c, head), ['w1', 'w2']);
   await verifyAllProofs(c, submitter.publicKey, all, head);
+
+  // The secondary keeps the published head with its cosignatures (what a promoted secondary would serve).
+  const kept = await waitUntil('the secondary to keep the cosigned head', async () => {
+    const res = await http(`${c.secondary!.setup.internalUrl}/get-tree-head`);
+    if (res.status !== 200) return undefined;
+    const h = parseCosignedTreeHead(res.body);
+    return h.size === 40 ? h : undefined;
+  });
+  assert.ok(bytesEqual(kept.rootHash, head.rootHash));
+  assert.deepEqual(assertQuorum(c, kept), ['w1', 'w2']);
 });
