@@ -14,7 +14,7 @@ import { parseWitnessCosignatures, signedCheckpointNote } from '../formats/signe
 import type { Cosignature, SignedTreeHead } from '../formats/tree-head.js';
 import type { ExtensionContext } from './extensions.js';
 import type { Cosigner } from './rotation.js';
-import { postAddCheckpoint, quote, type AddCheckpointOutcome } from './witness-client.js';
+import { postAddCheckpoint, quote } from './witness-client.js';
 import { SqliteCosignedSizes, type CosignedSizes } from './witness-sizes.js';
 
 /**
@@ -81,7 +81,16 @@ export class WitnessCosigner implements Cosigner {
     return cosignatures;
   }
 
+  /** Never rejects: a local failure (say, reading a proof) fails this witness's round, not everyone's. */
   private async collect(w: PolicyWitness, sth: SignedTreeHead, note: string): Promise<Attempt> {
+    try {
+      return await this.exchange(w, sth, note);
+    } catch (err) {
+      return { ok: false, kind: 'internal', reason: `internal error: ${(err as Error)?.message ?? String(err)}` };
+    }
+  }
+
+  private async exchange(w: PolicyWitness, sth: SignedTreeHead, note: string): Promise<Attempt> {
     const signal = AbortSignal.timeout(this.deps.timeoutMs);
     const id = toHex(w.keyHash);
     let oldSize = this.deps.sizes.get(id);
@@ -89,12 +98,7 @@ export class WitnessCosigner implements Cosigner {
     if (oldSize > sth.size) oldSize = 0;
     for (let resent = false; ; resent = true) {
       const proof = oldSize === 0 || oldSize === sth.size ? [] : this.deps.consistencyProof(oldSize, sth.size);
-      let outcome: AddCheckpointOutcome;
-      try {
-        outcome = await postAddCheckpoint(w.url!, { oldSize, proof, checkpoint: note }, signal);
-      } catch (err) {
-        outcome = { kind: 'failed', reason: (err as Error).message };
-      }
+      const outcome = await postAddCheckpoint(w.url!, { oldSize, proof, checkpoint: note }, signal);
       switch (outcome.kind) {
         case 'cosigned': {
           const result = this.verify(w, sth, outcome.body);
