@@ -1,0 +1,112 @@
+// Proof generation over stored hashes of complete subtrees (RFC 9162 §2.1.3.1
+// and §2.1.4.1). Pure: the hashes come through a NodeReader, so the algorithms
+// run the same over SQLite tiles or an in-memory array in tests. Every function
+// reads O(log n) nodes and hashes O(log n) times; nothing recomputes leaves.
+import { emptyRoot, interiorHash } from './hash.js';
+import { isTreeSize, splitPoint } from './sizes.js';
+import type { Hash } from '../types.js';
+
+/**
+ * Read access to the hashes of complete subtrees. Node (level, index) covers
+ * leaves [index·2^level, (index+1)·2^level); callers only ask for nodes that
+ * lie entirely inside the tree they hold (0 ≤ level ≤ 53, index ≥ 0).
+ */
+export interface NodeReader {
+  node(level: number, index: number): Hash;
+}
+
+/**
+ * MTH(D[lo:hi]) for a subtree as it occurs in RFC 6962's recursion: lo is a
+ * multiple of a power of two ≥ hi - lo (true of every split the RFC makes and
+ * of [0, n)). Reads one stored node per set bit of hi - lo: the maximal
+ * complete subtrees from the left, folded right-to-left.
+ */
+export function subtreeHash(reader: NodeReader, lo: number, hi: number): Hash {
+  const n = hi - lo;
+  if (!isTreeSize(lo) || !isTreeSize(hi) || n < 1) throw new RangeError(`invalid subtree [${lo}, ${hi})`);
+  const pieces: Hash[] = [];
+  let start = lo;
+  let width = 1;
+  let level = 0;
+  while (width * 2 <= n) {
+    width *= 2;
+    level++;
+  }
+  for (; width >= 1; width /= 2, level--) {
+    if (start + width > hi) continue;
+    if (start % width !== 0) throw new RangeError(`subtree [${lo}, ${hi}) is not an RFC 6962 subtree`);
+    pieces.push(reader.node(level, start / width));
+    start += width;
+  }
+  let h = pieces[pieces.length - 1] as Hash;
+  for (let i = pieces.length - 2; i >= 0; i--) h = interiorHash(pieces[i] as Hash, h);
+  return h;
+}
+
+/** MTH(D[0:size]); the empty tree's root for size 0. */
+export function rootHash(reader: NodeReader, size: number): Hash {
+  if (!isTreeSize(size)) throw new RangeError(`invalid tree size ${size}`);
+  return size === 0 ? emptyRoot() : subtreeHash(reader, 0, size);
+}
+
+/**
+ * PATH(index, D[0:size]) (RFC 9162 §2.1.3.1), leaf-side sibling first.
+ * Requires 0 ≤ index < size; the path for size 1 is empty.
+ */
+export function inclusionProof(reader: NodeReader, index: number, size: number): Hash[] {
+  if (!isTreeSize(size) || !isTreeSize(index) || index >= size) {
+    throw new RangeError(`no inclusion proof for index ${index} in tree size ${size}`);
+  }
+  // Walk down from the root; each step's sibling is the next hash from the top.
+  const path: Hash[] = [];
+  let lo = 0;
+  let hi = size;
+  while (hi - lo > 1) {
+    const k = splitPoint(hi - lo);
+    if (index < lo + k) {
+      path.push(subtreeHash(reader, lo + k, hi));
+      hi = lo + k;
+    } else {
+      path.push(subtreeHash(reader, lo, lo + k));
+      lo += k;
+    }
+  }
+  return path.reverse();
+}
+
+/**
+ * PROOF(oldSize, D[0:newSize]) (RFC 9162 §2.1.4.1). Requires
+ * 0 ≤ oldSize ≤ newSize; the proof is empty when oldSize is 0 or equal to
+ * newSize (those cases need no proof; see verifyConsistency).
+ */
+export function consistencyProof(reader: NodeReader, oldSize: number, newSize: number): Hash[] {
+  if (!isTreeSize(oldSize) || !isTreeSize(newSize) || oldSize > newSize) {
+    throw new RangeError(`no consistency proof from size ${oldSize} to ${newSize}`);
+  }
+  if (oldSize === 0 || oldSize === newSize) return [];
+  // SUBPROOF(m, D[lo:hi], b), unrolled: each step appends the sibling that the
+  // recursion would emit after its recursive part, so reverse at the end.
+  const path: Hash[] = [];
+  let lo = 0;
+  let hi = newSize;
+  let m = oldSize;
+  let wholeOldTree = true; // the RFC's b: the old tree's root is known to the verifier
+  for (;;) {
+    const n = hi - lo;
+    if (m === n) {
+      if (!wholeOldTree) path.push(subtreeHash(reader, lo, hi));
+      break;
+    }
+    const k = splitPoint(n);
+    if (m <= k) {
+      path.push(subtreeHash(reader, lo + k, hi));
+      hi = lo + k;
+    } else {
+      path.push(subtreeHash(reader, lo, lo + k));
+      lo += k;
+      m -= k;
+      wholeOldTree = false;
+    }
+  }
+  return path.reverse();
+}
