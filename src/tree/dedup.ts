@@ -1,0 +1,312 @@
+// The leaf-hash → index map behind dedup and get-inclusion-proof-by-hash.
+//
+// Why not a plain unique index on the leaf hash: leaf hashes are random, so a
+// batch of 1,000 leaves dirties ~1,000 distinct B-tree pages once the index
+// outgrows one batch, and every page is written to the WAL and again at
+// checkpoint (measured: 15k leaves/s at 1M leaves). Instead the map has two
+// levels:
+//
+// - disk: table tree_dedup, WITHOUT ROWID, keyed by (h6, idx) where h6 is the
+//   first 6 bytes of the leaf hash as an integer (not unique: the full hash is
+//   checked against the stored leaf hash, so prefix collisions, even
+//   deliberate ones, only cost an extra read). It holds leaves [0, upto),
+//   where upto (state "dedup_upto") is a multiple of the chunk size.
+// - memory: leaves [upto, size), an open-addressing table in typed arrays. It
+//   is derived state: rebuilt on open from the stored leaf hashes, so it needs
+//   no durability of its own, and bounded by chunk + one batch entries.
+//
+// When the memory level holds a full chunk, that chunk is inserted into the
+// disk level sorted by h6 in one statement, inside the append transaction that
+// filled it: the B-tree then sees sorted inserts, and the pages written per
+// leaf drop to (index pages)/(chunk size).
+import type Database from 'better-sqlite3';
+import { bytesEqual } from '../hex.js';
+import type { Hash } from '../types.js';
+
+const DIGEST_PAGE = 4096;
+
+/** Default leaves per flush of the memory level; ~3 MB of typed arrays at most between appends. */
+export const DEFAULT_DEDUP_CHUNK = 131072;
+
+/** The first 6 bytes of a hash as an integer in [0, 2^48). */
+export function hashPrefix(hash: Uint8Array): number {
+  return (
+    ((hash[0] as number) * 0x10000 + (hash[1] as number) * 0x100 + (hash[2] as number)) * 0x1000000 +
+    ((hash[3] as number) * 0x10000 + (hash[4] as number) * 0x100 + (hash[5] as number))
+  );
+}
+
+// Slot spreading with a per-process seed, so that submitters who grind leaf
+// hashes cannot aim many of them at one probe chain.
+const SEED = (Math.random() * 0x100000000) >>> 0;
+function slotOf(h6: number, mask: number): number {
+  const lo = (h6 % 0x1000000) ^ SEED;
+  const hi = Math.floor(h6 / 0x1000000);
+  return (Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> 0) & mask;
+}
+
+/** Open-addressing multimap h6 → index, linear probing, no deletions (rebuilt instead). */
+class MemoryLevel {
+  private keys = new Float64Array(16); // h6 + 1; 0 marks an empty slot
+  private values = new Float64Array(16);
+  private used = 0;
+
+  get count(): number {
+    return this.used;
+  }
+
+  reset(expected: number): void {
+    let slots = 16;
+    while (slots < expected * 2) slots *= 2;
+    this.keys = new Float64Array(slots);
+    this.values = new Float64Array(slots);
+    this.used = 0;
+  }
+
+  insert(h6: number, index: number): void {
+    if ((this.used + 1) * 2 > this.keys.length) this.grow();
+    const mask = this.keys.length - 1;
+    let slot = slotOf(h6, mask);
+    while (this.keys[slot] !== 0) slot = (slot + 1) & mask;
+    this.keys[slot] = h6 + 1;
+    this.values[slot] = index;
+    this.used++;
+  }
+
+  /** Calls visit for every index stored under h6. */
+  forEach(h6: number, visit: (index: number) => void): void {
+    const mask = this.keys.length - 1;
+    const key = h6 + 1;
+    for (let slot = slotOf(h6, mask); this.keys[slot] !== 0; slot = (slot + 1) & mask) {
+      if (this.keys[slot] === key) visit(this.values[slot] as number);
+    }
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldValues = this.values;
+    this.keys = new Float64Array(oldKeys.length * 2);
+    this.values = new Float64Array(oldKeys.length * 2);
+    this.used = 0;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i] as number;
+      if (k !== 0) this.insert(k - 1, oldValues[i] as number);
+    }
+  }
+}
+
+/**
+ * Order-independent digest of (h6, idx) entries: lets verifyIntegrity compare
+ * the disk level (in h6 order) with the leaves (in index order) in one pass
+ * over each, without holding either in memory.
+ */
+export class EntryDigest {
+  count = 0;
+  private sum = 0;
+  private xor = 0;
+
+  add(h6: number, index: number): void {
+    let x = Math.imul((h6 % 0x1000000) ^ 0x27d4eb2d, 0x85ebca6b);
+    x ^= Math.imul(Math.floor(h6 / 0x1000000) + 0x165667b1, 0xc2b2ae35);
+    x ^= Math.imul((index % 0x40000000) + 0x3c6ef372, 0x9e3779b1);
+    x ^= Math.imul(Math.floor(index / 0x40000000) + 0x61c88647, 0x7feb352d);
+    x ^= x >>> 15;
+    x = Math.imul(x, 0x846ca68b);
+    x ^= x >>> 16;
+    this.sum = (this.sum + (x >>> 0)) % 0x100000000;
+    this.xor = (this.xor ^ Math.imul(x, 0x2c1b3c6d)) >>> 0;
+    this.count++;
+  }
+
+  equals(other: EntryDigest): boolean {
+    return this.count === other.count && this.sum === other.sum && this.xor === other.xor;
+  }
+}
+
+/**
+ * Reads the stored leaf hash at an index below the current size. Candidates
+ * found by prefix are confirmed through it.
+ */
+export type LeafHashReader = (index: number) => Hash;
+
+export class LeafHashIndex {
+  private upto = 0;
+  private size = 0;
+  private readonly memory = new MemoryLevel();
+  // h6 of leaves [upto, size) in index order: the flush order source.
+  private recent = new Float64Array(1024);
+
+  private readonly probeOne: Database.Statement<[number], number>;
+  private readonly probeMany: Database.Statement<[string], [number, number]>;
+  private readonly insert: Database.Statement<[number, number]>;
+  private readonly deleteFrom: Database.Statement<[number]>;
+  private readonly page: Database.Statement<[number, number], [number, number]>;
+  private readonly readUpto: Database.Statement<[], number>;
+  private readonly writeUpto: Database.Statement<[number]>;
+
+  /**
+   * db must hold the tables created by the store's schema (tree_dedup,
+   * tree_state); chunk is the memory level's flush size, ≥ 1.
+   */
+  constructor(
+    db: Database.Database,
+    private readonly leafHashAt: LeafHashReader,
+    private readonly chunk: number = DEFAULT_DEDUP_CHUNK,
+  ) {
+    if (!Number.isSafeInteger(chunk) || chunk < 1) throw new RangeError(`invalid dedup chunk ${chunk}`);
+    this.probeOne = db.prepare<[number], number>('SELECT idx FROM tree_dedup WHERE h6 = ? ORDER BY idx').pluck();
+    this.probeMany = db
+      .prepare<[string], [number, number]>('SELECT h6, idx FROM tree_dedup WHERE h6 IN (SELECT value FROM json_each(?))')
+      .raw();
+    this.insert = db.prepare<[number, number]>('INSERT INTO tree_dedup (h6, idx) VALUES (?, ?)');
+    this.deleteFrom = db.prepare<[number]>('DELETE FROM tree_dedup WHERE idx >= ?');
+    this.page = db
+      .prepare<[number, number], [number, number]>(
+        `SELECT h6, idx FROM tree_dedup WHERE (h6, idx) > (?, ?) ORDER BY h6, idx LIMIT ${DIGEST_PAGE}`,
+      )
+      .raw();
+    this.readUpto = db.prepare<[], number>("SELECT value FROM tree_state WHERE name = 'dedup_upto'").pluck();
+    this.writeUpto = db.prepare<[number]>("UPDATE tree_state SET value = ? WHERE name = 'dedup_upto'");
+  }
+
+  /** Leaves [0, indexedOnDisk) are in tree_dedup; the rest are in memory. */
+  get indexedOnDisk(): number {
+    return this.upto;
+  }
+
+  /**
+   * Rebuilds the memory level from durable state for a tree of `size` leaves.
+   * hashesFrom(start, end) yields the stored leaf hashes of [start, end).
+   */
+  load(size: number, hashesFrom: (start: number, end: number) => Iterable<Hash>): void {
+    this.upto = this.readUpto.get() ?? 0;
+    if (this.upto > size) throw new Error(`corrupt tree: dedup index covers ${this.upto} leaves of ${size}`);
+    this.size = this.upto;
+    this.memory.reset(size - this.upto);
+    for (const h of hashesFrom(this.upto, size)) this.add(h, this.size);
+  }
+
+  /**
+   * The lowest index of a stored leaf with this hash, or undefined. Disk
+   * entries precede memory ones in index order, so a confirmed disk hit wins.
+   */
+  lookup(hash: Hash): number | undefined {
+    const h6 = hashPrefix(hash);
+    if (this.upto > 0) {
+      for (const index of this.probeOne.all(h6)) if (this.confirm(index, hash)) return index;
+    }
+    return this.lookupMemory(h6, hash);
+  }
+
+  /** lookup() for many hashes with one disk statement. */
+  lookupMany(hashes: readonly Hash[]): Array<number | undefined> {
+    const prefixes = hashes.map(hashPrefix);
+    const found: Array<number | undefined> = new Array<number | undefined>(hashes.length).fill(undefined);
+    if (this.upto > 0 && hashes.length > 0) {
+      const candidates = new Map<number, number[]>();
+      for (const [h6, index] of this.probeMany.all(JSON.stringify(prefixes))) {
+        const list = candidates.get(h6);
+        if (list === undefined) candidates.set(h6, [index]);
+        else list.push(index);
+      }
+      hashes.forEach((hash, i) => {
+        const list = candidates.get(prefixes[i] as number);
+        if (list === undefined) return;
+        for (const index of list.sort((a, b) => a - b)) {
+          if (this.confirm(index, hash)) {
+            found[i] = index;
+            return;
+          }
+        }
+      });
+    }
+    hashes.forEach((hash, i) => {
+      if (found[i] === undefined) found[i] = this.lookupMemory(prefixes[i] as number, hash);
+    });
+    return found;
+  }
+
+  /** Records the leaf at `index`, which must be the next index (the tree's size). */
+  add(hash: Hash, index: number): void {
+    if (index !== this.size) throw new Error(`dedup index out of step: adding ${index} at size ${this.size}`);
+    const h6 = hashPrefix(hash);
+    const at = index - this.upto;
+    if (at >= this.recent.length) {
+      const bigger = new Float64Array(this.recent.length * 2);
+      bigger.set(this.recent);
+      this.recent = bigger;
+    }
+    this.recent[at] = h6;
+    this.memory.insert(h6, index);
+    this.size++;
+  }
+
+  /** Moves full chunks from memory to disk. Call inside the write transaction that added them. */
+  flush(): void {
+    while (this.size - this.upto >= this.chunk) {
+      for (const i of this.sortedChunk()) this.insert.run(this.recent[i] as number, this.upto + i);
+      this.upto += this.chunk;
+      this.writeUpto.run(this.upto);
+      // Rebuild the memory level from what is left.
+      const rest = this.recent.slice(this.chunk, this.chunk + (this.size - this.upto));
+      this.recent = new Float64Array(Math.max(1024, rest.length * 2));
+      this.recent.set(rest);
+      this.memory.reset(rest.length);
+      for (let i = 0; i < rest.length; i++) this.memory.insert(rest[i] as number, this.upto + i);
+    }
+  }
+
+  /**
+   * Offsets 0..chunk-1 of the memory level in ascending h6 order (ties in any
+   * order: the table orders by (h6, idx) itself; sorting only buys locality).
+   * Packs the top bits of h6 with the offset into one double so the native
+   * numeric sort does the work.
+   */
+  private sortedChunk(): Float64Array {
+    const bits = Math.max(1, Math.ceil(Math.log2(this.chunk)));
+    const offsets = 2 ** bits;
+    const divisor = 2 ** (48 - (53 - bits));
+    const keys = new Float64Array(this.chunk);
+    for (let i = 0; i < this.chunk; i++) keys[i] = Math.floor((this.recent[i] as number) / divisor) * offsets + i;
+    keys.sort();
+    for (let i = 0; i < this.chunk; i++) keys[i] = (keys[i] as number) % offsets;
+    return keys;
+  }
+
+  /**
+   * Drops entries for leaves ≥ newSize from disk (a scan of tree_dedup when
+   * newSize is below the disk level, else nothing). Call inside the write
+   * transaction that truncates; then load() for the new size.
+   */
+  truncateDisk(newSize: number): void {
+    if (newSize >= this.upto) return;
+    const keep = Math.floor(newSize / this.chunk) * this.chunk;
+    this.deleteFrom.run(keep);
+    this.upto = keep;
+    this.writeUpto.run(keep);
+  }
+
+  /** Digest of every disk entry, read in pages so memory stays bounded. */
+  diskDigest(): EntryDigest {
+    const digest = new EntryDigest();
+    let last: [number, number] = [-1, -1];
+    for (;;) {
+      const page = this.page.all(last[0], last[1]);
+      for (const [h6, index] of page) digest.add(h6, index);
+      if (page.length < DIGEST_PAGE) return digest;
+      last = page[page.length - 1] as [number, number];
+    }
+  }
+
+  private lookupMemory(h6: number, hash: Hash): number | undefined {
+    let best: number | undefined;
+    this.memory.forEach(h6, (index) => {
+      if ((best === undefined || index < best) && this.confirm(index, hash)) best = index;
+    });
+    return best;
+  }
+
+  private confirm(index: number, hash: Hash): boolean {
+    return bytesEqual(this.leafHashAt(index), hash);
+  }
+}

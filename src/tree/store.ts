@@ -1,0 +1,614 @@
+// TreeStore: the log's Merkle tree, durably, in one SQLite file.
+//
+// Storage (schema version 1, tables prefixed tree_):
+// - tree_leaf_tiles(k, leaves): leaves [256k, 256k+256), length-prefixed (leaf-tiles.ts).
+// - tree_hash_tiles(id, hashes): every complete subtree's hash, in 8-level
+//   tiles (tiles.ts), so a proof reads ~one row per 8 levels and never
+//   rehashes leaves. Partial tiles on the right edge grow by appending.
+// - tree_dedup(h6, idx): the disk level of the leaf-hash map (dedup.ts).
+// - tree_state(name, value): schema_version, size, dedup_upto.
+// - tree_meta(key, value): free-form metadata for callers (getMeta/setMeta).
+// Roughly 230 bytes per 128-byte leaf: 132 leaf, 64 hashes, ~20 dedup, plus B-tree slack.
+//
+// Durability: WAL mode with synchronous=FULL, so the WAL is fsynced at every
+// COMMIT and a transaction that has committed survives power loss (with
+// synchronous=NORMAL a WAL commit can be lost until the next checkpoint).
+// Every write method is one IMMEDIATE transaction: all of it or none of it.
+//
+// Concurrency: one process writes (the node); other connections, in this
+// process or others, may read. Reads run in a read transaction, so each sees
+// one snapshot; cached state is dropped whenever PRAGMA data_version shows
+// another connection committed.
+import Database from 'better-sqlite3';
+import { DEFAULT_DEDUP_CHUNK, EntryDigest, hashPrefix, LeafHashIndex } from './dedup.js';
+import { edgeLevels, RightEdge } from './compact.js';
+import { TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.js';
+import { leafHash } from './hash.js';
+import { decodeLeaves, encodeLeaves, prefixBytes } from './leaf-tiles.js';
+import { consistencyProof, inclusionProof, rootHash, type NodeReader } from './proof.js';
+import { isTreeSize } from './sizes.js';
+import { TileCache } from './tile-cache.js';
+import {
+  firstTileId,
+  LEAF_TILE_WIDTH,
+  nodeAddress,
+  nodeTileId,
+  tileBytes,
+  tileCount,
+  tileId,
+  tileLevels,
+  TILE_HEIGHT,
+} from './tiles.js';
+import { bytesEqual } from '../hex.js';
+import { HASH_SIZE, type Hash } from '../types.js';
+
+export const SCHEMA_VERSION = 1;
+
+export { TreeDivergenceError, TreeGapError, TreeIntegrityError };
+
+export interface TreeStoreOptions {
+  /** Leaves per flush of the dedup memory level (≥ 1); small values let tests exercise flushes. */
+  readonly dedupChunk?: number;
+  /** Hash tiles kept in the in-process LRU (≥ 1; a full tile is 16 KiB). Default 512. */
+  readonly tileCacheTiles?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE tree_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE tree_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE tree_leaf_tiles (k INTEGER PRIMARY KEY, leaves BLOB NOT NULL);
+CREATE TABLE tree_hash_tiles (id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
+CREATE TABLE tree_dedup (h6 INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (h6, idx)) WITHOUT ROWID;
+INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('size', 0), ('dedup_upto', 0);
+`;
+
+// Page cache per connection: bounded, so memory does not grow with the tree;
+// the OS page cache holds the rest of the file.
+const CACHE_KIB = 8192;
+const DEFAULT_TILE_CACHE_TILES = 512;
+const INTEGRITY_PAGE_TILES = 64;
+
+function createOrCheckSchema(db: Database.Database, path: string): void {
+  db.transaction(() => {
+    const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tree_state'").get();
+    if (exists === undefined) {
+      db.exec(SCHEMA);
+      return;
+    }
+    const version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
+    if (version !== SCHEMA_VERSION) {
+      throw new Error(`${path}: tree schema version ${String(version)}, this program reads ${SCHEMA_VERSION}`);
+    }
+  }).immediate();
+}
+
+/** Narrows a stored value to a blob: a missing row or a value of another type is corruption. */
+function blobOrThrow(value: unknown, what: string): Buffer {
+  if (value === undefined) throw new TreeIntegrityError(`${what} is missing`);
+  if (!Buffer.isBuffer(value)) throw new TreeIntegrityError(`${what} is not a blob`);
+  return value;
+}
+
+function copyHash(bytes: Uint8Array): Hash {
+  return new Uint8Array(bytes) as Hash;
+}
+
+function hashKey(hash: Hash): string {
+  return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('latin1');
+}
+
+function checkIndex(what: string, n: number): void {
+  if (!isTreeSize(n)) throw new RangeError(`${what} must be an integer in [0, 2^53-1], got ${n}`);
+}
+
+export class TreeStore {
+  private sizeNow = 0;
+  private dataVersion = -1; // -1: cached state must be reloaded before use
+  private readonly tiles: TileCache;
+  private readonly index: LeafHashIndex;
+  private readonly reader: NodeReader = { node: (level, index) => this.node(level, index) };
+  private readonly readTx: Database.Transaction<(fn: () => unknown) => unknown>;
+  private readonly writeTx: Database.Transaction<(fn: () => unknown) => unknown>;
+
+  private readonly stmt: {
+    dataVersion: Database.Statement<[], number>;
+    size: Database.Statement<[], number>;
+    setSize: Database.Statement<[number]>;
+    leafTile: Database.Statement<[number], Buffer>;
+    leafTiles: Database.Statement<[number, number], [number, Buffer]>;
+    putLeafTile: Database.Statement<[number, Buffer]>;
+    deleteLeafTiles: Database.Statement<[number]>;
+    countLeafTiles: Database.Statement<[], number>;
+    hashTile: Database.Statement<[number], Buffer>;
+    putHashTile: Database.Statement<[number, Buffer]>;
+    deleteHashTiles: Database.Statement<[number, number]>;
+    countHashTiles: Database.Statement<[], number>;
+    getMeta: Database.Statement<[string], string>;
+    setMeta: Database.Statement<[string, string]>;
+  };
+
+  /**
+   * The connection, for other modules that keep their own tables in the same
+   * file (and so commit atomically with nothing here: tree writes are their
+   * own transactions). Tables named tree_* belong to this module; do not
+   * touch them, and do not call tree write methods inside your own transaction.
+   */
+  readonly db: Database.Database;
+
+  private constructor(db: Database.Database, options: TreeStoreOptions) {
+    this.db = db;
+    this.tiles = new TileCache(options.tileCacheTiles ?? DEFAULT_TILE_CACHE_TILES);
+    this.index = new LeafHashIndex(db, (i) => this.node(0, i), options.dedupChunk ?? DEFAULT_DEDUP_CHUNK);
+    this.readTx = db.transaction((fn: () => unknown) => {
+      this.refresh();
+      return fn();
+    });
+    this.writeTx = db.transaction((fn: () => unknown) => {
+      this.refresh();
+      return fn();
+    });
+    this.stmt = {
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+      size: db.prepare<[], number>("SELECT value FROM tree_state WHERE name = 'size'").pluck(),
+      setSize: db.prepare<[number]>("UPDATE tree_state SET value = ? WHERE name = 'size'"),
+      leafTile: db.prepare<[number], Buffer>('SELECT leaves FROM tree_leaf_tiles WHERE k = ?').pluck(),
+      leafTiles: db
+        .prepare<[number, number], [number, Buffer]>(
+          'SELECT k, leaves FROM tree_leaf_tiles WHERE k >= ? ORDER BY k LIMIT ?',
+        )
+        .raw(),
+      putLeafTile: db.prepare<[number, Buffer]>(
+        'INSERT INTO tree_leaf_tiles (k, leaves) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET leaves = excluded.leaves',
+      ),
+      deleteLeafTiles: db.prepare<[number]>('DELETE FROM tree_leaf_tiles WHERE k >= ?'),
+      countLeafTiles: db.prepare<[], number>('SELECT count(*) FROM tree_leaf_tiles').pluck(),
+      hashTile: db.prepare<[number], Buffer>('SELECT hashes FROM tree_hash_tiles WHERE id = ?').pluck(),
+      putHashTile: db.prepare<[number, Buffer]>(
+        'INSERT INTO tree_hash_tiles (id, hashes) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET hashes = excluded.hashes',
+      ),
+      deleteHashTiles: db.prepare<[number, number]>('DELETE FROM tree_hash_tiles WHERE id >= ? AND id < ?'),
+      countHashTiles: db.prepare<[], number>('SELECT count(*) FROM tree_hash_tiles').pluck(),
+      getMeta: db.prepare<[string], string>('SELECT value FROM tree_meta WHERE key = ?').pluck(),
+      setMeta: db.prepare<[string, string]>(
+        'INSERT INTO tree_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
+    };
+  }
+
+  /** Opens (creating if missing) the tree in the SQLite file at path. */
+  static open(path: string, options: TreeStoreOptions = {}): TreeStore {
+    const db = new Database(path);
+    try {
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new Error(`${path}: cannot use WAL mode (got ${String(mode)})`);
+      db.pragma('synchronous = FULL');
+      db.pragma(`cache_size = -${CACHE_KIB}`);
+      createOrCheckSchema(db, path);
+      return new TreeStore(db, options);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Number of durably stored leaves. */
+  size(): number {
+    this.refresh();
+    return this.sizeNow;
+  }
+
+  /**
+   * Sequencing mode. Appends the leaves whose leaf hash is not yet stored
+   * (nor earlier in this batch), in one transaction: all or none. Returns each
+   * input's index: the new one, or the existing one for a duplicate.
+   * Durable once it returns.
+   */
+  appendLeaves(leaves: readonly Uint8Array[]): number[] {
+    if (leaves.length === 0) return [];
+    const hashes = leaves.map(leafHash);
+    return this.write(() => {
+      const found = this.index.lookupMany(hashes);
+      const inBatch = new Map<string, number>();
+      const fresh: Uint8Array[] = [];
+      const freshHashes: Hash[] = [];
+      const indices = found.map((existing, i) => {
+        if (existing !== undefined) return existing;
+        const hash = hashes[i] as Hash;
+        const key = hashKey(hash);
+        const earlier = inBatch.get(key);
+        if (earlier !== undefined) return earlier;
+        const index = this.sizeNow + fresh.length;
+        inBatch.set(key, index);
+        fresh.push(leaves[i] as Uint8Array);
+        freshHashes.push(hash);
+        return index;
+      });
+      if (fresh.length > 0) this.appendAt(fresh, freshHashes);
+      return indices;
+    });
+  }
+
+  /**
+   * Replica mode. Stores leaves at exactly [startIndex, startIndex + n), in
+   * one transaction: all or none. Throws TreeGapError if startIndex is beyond
+   * the end; where the range overlaps stored leaves they must be
+   * byte-identical (and are skipped), else TreeDivergenceError names the first
+   * differing index. No dedup: a replica mirrors its source exactly.
+   * Durable once it returns.
+   */
+  appendPreordered(startIndex: number, leaves: readonly Uint8Array[]): void {
+    checkIndex('start index', startIndex);
+    if (!isTreeSize(startIndex + leaves.length)) throw new RangeError('tree would exceed 2^53-1 leaves');
+    if (leaves.length === 0) {
+      this.write(() => {
+        if (startIndex > this.sizeNow) throw new TreeGapError(this.sizeNow, startIndex);
+      });
+      return;
+    }
+    this.write(() => {
+      if (startIndex > this.sizeNow) throw new TreeGapError(this.sizeNow, startIndex);
+      const overlap = Math.min(this.sizeNow - startIndex, leaves.length);
+      if (overlap > 0) {
+        const stored = this.readLeaves(startIndex, startIndex + overlap);
+        stored.forEach((leaf, i) => {
+          if (!bytesEqual(leaf, leaves[i] as Uint8Array)) throw new TreeDivergenceError(startIndex + i);
+        });
+      }
+      if (overlap < leaves.length) {
+        const rest = leaves.slice(overlap);
+        this.appendAt(rest, rest.map(leafHash));
+      }
+    });
+  }
+
+  /** The raw leaf at index (0 ≤ index < size). */
+  leafAt(index: number): Uint8Array {
+    checkIndex('leaf index', index);
+    return this.leaves(index, index + 1)[0] as Uint8Array;
+  }
+
+  /** Raw leaves [start, end), 0 ≤ start ≤ end ≤ size. Memory is proportional to the range; callers bound it. */
+  leaves(start: number, end: number): Uint8Array[] {
+    checkIndex('start', start);
+    checkIndex('end', end);
+    return this.read(() => {
+      if (start > end || end > this.sizeNow) {
+        throw new RangeError(`leaf range [${start}, ${end}) is not within the tree of size ${this.sizeNow}`);
+      }
+      return this.readLeaves(start, end);
+    });
+  }
+
+  /** The stored leaf hash at index (0 ≤ index < size). */
+  leafHashAt(index: number): Hash {
+    checkIndex('leaf index', index);
+    return this.read(() => {
+      if (index >= this.sizeNow) throw new RangeError(`leaf index ${index} is beyond the tree of size ${this.sizeNow}`);
+      return this.node(0, index);
+    });
+  }
+
+  /** The lowest index of a leaf with this leaf hash, or undefined. */
+  indexOfLeafHash(hash: Hash): number | undefined {
+    if (!(hash instanceof Uint8Array) || hash.length !== HASH_SIZE) return undefined;
+    return this.read(() => this.index.lookup(hash));
+  }
+
+  /** The root of the tree's first `size` leaves (0 ≤ size ≤ current size). */
+  rootAt(size: number): Hash {
+    checkIndex('tree size', size);
+    return this.read(() => {
+      this.checkSize(size);
+      return rootHash(this.reader, size);
+    });
+  }
+
+  /** Inclusion proof of leaf index in the tree of size size (0 ≤ index < size ≤ current size). */
+  inclusionProof(index: number, size: number): Hash[] {
+    checkIndex('leaf index', index);
+    checkIndex('tree size', size);
+    return this.read(() => {
+      this.checkSize(size);
+      if (index >= size) throw new RangeError(`leaf index ${index} is not below tree size ${size}`);
+      return inclusionProof(this.reader, index, size);
+    });
+  }
+
+  /** Consistency proof from oldSize to newSize (0 ≤ oldSize ≤ newSize ≤ current size; empty if equal or oldSize is 0). */
+  consistencyProof(oldSize: number, newSize: number): Hash[] {
+    checkIndex('old size', oldSize);
+    checkIndex('new size', newSize);
+    return this.read(() => {
+      this.checkSize(newSize);
+      if (oldSize > newSize) throw new RangeError(`old size ${oldSize} exceeds new size ${newSize}`);
+      return consistencyProof(this.reader, oldSize, newSize);
+    });
+  }
+
+  /**
+   * Removes leaves ≥ newSize (0 ≤ newSize ≤ size) and every stored hash that
+   * depended on them, in one transaction. Cost grows with the removed range,
+   * plus a scan of the dedup table when newSize falls below its disk level.
+   * Durable once it returns.
+   */
+  truncate(newSize: number): void {
+    checkIndex('new size', newSize);
+    try {
+      this.write(() => {
+        if (newSize > this.sizeNow) throw new RangeError(`cannot truncate to ${newSize}: the tree has ${this.sizeNow} leaves`);
+        if (newSize === this.sizeNow) return;
+        this.tiles.clear();
+        const lastLeafTile = Math.floor(newSize / LEAF_TILE_WIDTH);
+        const keepInLast = newSize - lastLeafTile * LEAF_TILE_WIDTH;
+        this.stmt.deleteLeafTiles.run(keepInLast === 0 ? lastLeafTile : lastLeafTile + 1);
+        if (keepInLast > 0) {
+          const tile = this.leafTile(lastLeafTile);
+          this.stmt.putLeafTile.run(lastLeafTile, Buffer.from(tile.subarray(0, prefixBytes(tile, keepInLast))));
+        }
+        for (let level = 0; level < tileLevels(this.sizeNow); level++) {
+          const keep = tileCount(level, newSize);
+          this.stmt.deleteHashTiles.run(tileId(level, keep), firstTileId(level + 1));
+          if (keep === 0) continue;
+          const id = tileId(level, keep - 1);
+          const bytes = tileBytes(level, keep - 1, newSize);
+          const tile = blobOrThrow(this.stmt.hashTile.get(id), `hash tile ${id}`);
+          if (tile.length < bytes) {
+            throw new TreeIntegrityError(`hash tile (level ${level}, index ${keep - 1}) is missing or short`);
+          }
+          if (tile.length !== bytes) this.stmt.putHashTile.run(id, Buffer.from(tile.subarray(0, bytes)));
+        }
+        this.index.truncateDisk(newSize);
+        this.sizeNow = newSize;
+        this.stmt.setSize.run(newSize);
+      });
+    } finally {
+      this.dataVersion = -1; // rebuild caches and the dedup memory level for the new size
+    }
+  }
+
+  /**
+   * Recomputes every stored hash from the stored leaves (streaming: bounded
+   * memory) and compares: hash tiles byte for byte, tile counts, and the dedup
+   * table as a set. Throws TreeIntegrityError naming the first problem.
+   * O(size) time; for tools (promotion), not the serving path.
+   */
+  verifyIntegrity(): { size: number; root: Hash } {
+    return this.read(() => {
+      const size = this.sizeNow;
+      const edge = new RightEdge(0, []);
+      const building = new Map<number, { id: number; parts: Uint8Array[] }>(); // by tile level
+      const fromLeaves = new EntryDigest();
+      const finish = (level: number): void => {
+        const tile = building.get(level);
+        if (tile === undefined) return;
+        const want = Buffer.concat(tile.parts);
+        const stored: unknown = this.stmt.hashTile.get(tile.id);
+        if (!Buffer.isBuffer(stored) || !want.equals(stored)) {
+          const k = tile.id - firstTileId(level);
+          throw new TreeIntegrityError(`hash tile (level ${level}, index ${k}) does not match the stored leaves`);
+        }
+        building.delete(level);
+      };
+      const sink = (level: number, index: number, hash: Hash): void => {
+        const id = nodeTileId(level, index);
+        const tileLevel = Math.floor(level / TILE_HEIGHT);
+        const current = building.get(tileLevel);
+        if (current !== undefined && current.id !== id) finish(tileLevel);
+        const target = building.get(tileLevel) ?? { id, parts: [] };
+        building.set(tileLevel, target);
+        target.parts.push(hash);
+      };
+
+      let next = 0;
+      for (let k = 0; next < size; ) {
+        const page = this.stmt.leafTiles.all(k, INTEGRITY_PAGE_TILES);
+        if (page.length === 0) throw new TreeIntegrityError(`leaves from ${next} are missing (size ${size})`);
+        for (const [tileIndex, blob] of page) {
+          if (tileIndex !== k) throw new TreeIntegrityError(`leaf tile ${k} is missing (size ${size})`);
+          const leaves = decodeLeaves(blobOrThrow(blob, `leaf tile ${k}`));
+          const want = Math.min(LEAF_TILE_WIDTH, size - next);
+          if (leaves.length !== want) {
+            throw new TreeIntegrityError(`leaf tile ${k} holds ${leaves.length} leaves, expected ${want}`);
+          }
+          for (const leaf of leaves) {
+            const h = leafHash(leaf);
+            if (next < this.index.indexedOnDisk) fromLeaves.add(hashPrefix(h), next);
+            edge.push(h, sink);
+            next++;
+          }
+          k++;
+        }
+      }
+      for (const level of [...building.keys()]) finish(level);
+
+      const leafTiles = this.stmt.countLeafTiles.get() ?? 0;
+      if (leafTiles !== Math.ceil(size / LEAF_TILE_WIDTH)) {
+        throw new TreeIntegrityError(`${leafTiles} leaf tiles stored for ${size} leaves`);
+      }
+      let wantHashTiles = 0;
+      for (let level = 0; level < tileLevels(size); level++) wantHashTiles += tileCount(level, size);
+      const hashTiles = this.stmt.countHashTiles.get() ?? 0;
+      if (hashTiles !== wantHashTiles) {
+        throw new TreeIntegrityError(`${hashTiles} hash tiles stored for ${size} leaves, expected ${wantHashTiles}`);
+      }
+      if (!this.index.diskDigest().equals(fromLeaves)) {
+        throw new TreeIntegrityError(`the leaf-hash index does not match leaves [0, ${this.index.indexedOnDisk})`);
+      }
+      const root = edge.root();
+      if (!bytesEqual(root, rootHash(this.reader, size))) {
+        throw new TreeIntegrityError(`the root from stored hashes differs from the root of the stored leaves`);
+      }
+      return { size, root };
+    });
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmt.getMeta.get(key);
+  }
+
+  /** Durable once it returns (when called outside a transaction of the caller's; else when that commits). */
+  setMeta(key: string, value: string): void {
+    this.stmt.setMeta.run(key, value);
+  }
+
+  // --- internals ---------------------------------------------------------
+
+  /** Runs fn in a read transaction (one snapshot), or in the caller's transaction if one is open. */
+  private read<T>(fn: () => T): T {
+    if (this.db.inTransaction) {
+      this.refresh();
+      return fn();
+    }
+    return this.readTx.deferred(fn) as T;
+  }
+
+  /** Runs fn in its own IMMEDIATE transaction; on any failure the cached state is rebuilt from disk. */
+  private write<T>(fn: () => T): T {
+    if (this.db.inTransaction) {
+      throw new Error('TreeStore writes commit durably on their own; do not call them inside another transaction');
+    }
+    try {
+      return this.writeTx.immediate(fn) as T;
+    } catch (e) {
+      this.dataVersion = -1;
+      throw e;
+    }
+  }
+
+  /** Reloads cached state if another connection committed (or a write failed) since it was built. */
+  private refresh(): void {
+    const version = this.stmt.dataVersion.get() as number;
+    if (version === this.dataVersion) return;
+    this.tiles.clear();
+    this.sizeNow = this.stmt.size.get() ?? 0;
+    this.index.load(this.sizeNow, (start, end) => this.leafHashRange(start, end));
+    this.dataVersion = version;
+  }
+
+  private *leafHashRange(start: number, end: number): Generator<Hash> {
+    for (let i = start; i < end; i++) yield this.node(0, i);
+  }
+
+  private checkSize(size: number): void {
+    if (size > this.sizeNow) throw new RangeError(`tree size ${size} exceeds the stored size ${this.sizeNow}`);
+  }
+
+  /** Appends leaves with their leaf hashes at the end of the tree; inside a write transaction. */
+  private appendAt(leaves: readonly Uint8Array[], hashes: readonly Hash[]): void {
+    const start = this.sizeNow;
+    if (!isTreeSize(start + leaves.length)) throw new RangeError('tree would exceed 2^53-1 leaves');
+    this.appendLeafTiles(start, leaves);
+    this.appendHashTiles(start, hashes);
+    hashes.forEach((h, i) => this.index.add(h, start + i));
+    this.sizeNow = start + leaves.length;
+    this.stmt.setSize.run(this.sizeNow);
+    this.index.flush();
+  }
+
+  private appendLeafTiles(start: number, leaves: readonly Uint8Array[]): void {
+    for (let i = 0; i < leaves.length; ) {
+      const k = Math.floor((start + i) / LEAF_TILE_WIDTH);
+      const offset = start + i - k * LEAF_TILE_WIDTH;
+      const n = Math.min(LEAF_TILE_WIDTH - offset, leaves.length - i);
+      const added = encodeLeaves(leaves.slice(i, i + n));
+      let blob = added;
+      if (offset > 0) {
+        const old = this.leafTile(k);
+        if (prefixBytes(old, offset) !== old.length) {
+          throw new TreeIntegrityError(`leaf tile ${k} holds more than the ${offset} leaves the size implies`);
+        }
+        blob = Buffer.concat([old, added]);
+      }
+      this.stmt.putLeafTile.run(k, blob);
+      i += n;
+    }
+  }
+
+  private appendHashTiles(start: number, hashes: readonly Hash[]): void {
+    const levels = edgeLevels(start);
+    let covered = 0;
+    const edgeHashes = levels.map((level) => {
+      const h = this.node(level, covered / 2 ** level);
+      covered += 2 ** level;
+      return h;
+    });
+    const edge = new RightEdge(start, edgeHashes);
+    const appended = new Map<number, Uint8Array[]>();
+    const sink = (level: number, index: number, hash: Hash): void => {
+      const id = nodeTileId(level, index);
+      const parts = appended.get(id);
+      if (parts === undefined) appended.set(id, [hash]);
+      else parts.push(hash);
+    };
+    for (const h of hashes) edge.push(h, sink);
+    const end = start + hashes.length;
+    for (const [id, parts] of appended) {
+      const level = Math.floor(id / firstTileId(1));
+      const k = id - firstTileId(level);
+      const oldBytes = tileBytes(level, k, start);
+      const old = oldBytes === 0 ? undefined : this.hashTile(id, oldBytes);
+      if (old !== undefined && old.length !== oldBytes) {
+        throw new TreeIntegrityError(`hash tile (level ${level}, index ${k}) is longer than the size implies`);
+      }
+      const blob = Buffer.concat(old === undefined ? parts : [old, ...parts]);
+      if (blob.length !== tileBytes(level, k, end)) {
+        throw new Error(`internal error: hash tile (level ${level}, index ${k}) has ${blob.length} bytes`);
+      }
+      this.stmt.putHashTile.run(id, blob);
+      this.tiles.set(id, blob);
+    }
+  }
+
+  /** The stored hash of node (level, index), which must lie within the tree. */
+  private node(level: number, index: number): Hash {
+    if ((index + 1) * 2 ** level > this.sizeNow) {
+      throw new RangeError(`node (${level}, ${index}) is outside the tree of size ${this.sizeNow}`);
+    }
+    const at = nodeAddress(level, index);
+    const id = tileId(at.tileLevel, at.tileIndex);
+    const offset = at.position * HASH_SIZE;
+    const tile = this.hashTile(id, offset + HASH_SIZE);
+    if (tile.length < offset + HASH_SIZE) {
+      throw new TreeIntegrityError(`stored hash of node (${level}, ${index}) is missing`);
+    }
+    return copyHash(tile.subarray(offset, offset + HASH_SIZE));
+  }
+
+  /** A hash tile with at least minBytes if cached, else as stored; throws if it does not exist. */
+  private hashTile(id: number, minBytes: number): Buffer {
+    const cached = this.tiles.get(id, minBytes);
+    if (cached !== undefined) return cached;
+    const tile = blobOrThrow(this.stmt.hashTile.get(id), `hash tile ${id}`);
+    this.tiles.set(id, tile);
+    return tile;
+  }
+
+  private leafTile(k: number): Buffer {
+    return blobOrThrow(this.stmt.leafTile.get(k), `leaf tile ${k}`);
+  }
+
+  private readLeaves(start: number, end: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let k = Math.floor(start / LEAF_TILE_WIDTH);
+    const lastK = end === start ? k - 1 : Math.floor((end - 1) / LEAF_TILE_WIDTH);
+    while (k <= lastK) {
+      const page = this.stmt.leafTiles.all(k, Math.min(INTEGRITY_PAGE_TILES, lastK - k + 1));
+      for (const [tileIndex, blob] of page) {
+        if (tileIndex !== k) throw new TreeIntegrityError(`leaf tile ${k} is missing`);
+        const leaves = decodeLeaves(blobOrThrow(blob, `leaf tile ${k}`));
+        const base = k * LEAF_TILE_WIDTH;
+        const from = Math.max(start, base);
+        const to = Math.min(end, base + LEAF_TILE_WIDTH);
+        if (to - base > leaves.length) throw new TreeIntegrityError(`leaf tile ${k} is short`);
+        for (let i = from; i < to; i++) out.push(new Uint8Array(leaves[i - base] as Uint8Array));
+        k++;
+      }
+      if (page.length === 0) throw new TreeIntegrityError(`leaf tile ${k} is missing`);
+    }
+    return out;
+  }
+}
