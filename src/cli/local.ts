@@ -11,6 +11,7 @@ import { toHex } from '../hex.js';
 import { createLogger } from '../log.js';
 import { SthFile } from '../storage/sth-file.js';
 import { startNode, type RunningNode } from './run-node.js';
+import { startWitness } from '../witness/run.js';
 
 interface LocalOptions {
   dir: string;
@@ -29,7 +30,7 @@ function writeOnce(file: string, text: string): void {
 export function registerLocalCommand(program: Command): void {
   program
     .command('local')
-    .description('run a working local log (primary + secondary); creates keys and configs under --dir on first start')
+    .description('run a working local log (primary + secondary + witness); creates keys and configs under --dir on first start')
     .option('--dir <dir>', 'directory for keys, configs and databases', './data')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'public port of the primary; the other nodes use the next ports', '6965')
@@ -41,6 +42,7 @@ export function registerLocalCommand(program: Command): void {
       ensureKey(join(dir, 'log.key'));
       ensureKey(join(dir, 'secondary.key'));
       ensureKey(join(dir, 'submitter.key'));
+      ensureKey(join(dir, 'witness.key'));
       writeOnce(
         join(dir, 'primary.toml'),
         [
@@ -52,6 +54,7 @@ export function registerLocalCommand(program: Command): void {
           '',
           '[primary]',
           `sth-file = "sth"`,
+          `policy-file = "policy"`,
           `secondary-url = "http://${ep(12)}"`,
           `secondary-pubkey-file = "secondary.key.pub"`,
           '',
@@ -73,7 +76,13 @@ export function registerLocalCommand(program: Command): void {
         ].join('\n'),
       );
       const logKey = readPublicKeyFile(join(dir, 'log.key.pub'));
-      writeOnce(join(dir, 'policy'), `log ${toHex(logKey)} http://${ep(0)}\nquorum none\n`);
+      const witnessKey = readPublicKeyFile(join(dir, 'witness.key.pub'));
+      // One policy for the log (which witnesses to ask, what quorum to reach)
+      // and for clients (sigsum-submit / sigsum-verify).
+      writeOnce(
+        join(dir, 'policy'),
+        [`log ${toHex(logKey)} http://${ep(0)}`, `witness w1 ${toHex(witnessKey)} http://${ep(20)}`, 'quorum w1', ''].join('\n'),
+      );
 
       const primaryConfig = loadConfig({ role: 'primary', configFile: join(dir, 'primary.toml'), flags: {} });
       const secondaryConfig = loadConfig({ role: 'secondary', configFile: join(dir, 'secondary.toml'), flags: {} });
@@ -81,6 +90,12 @@ export function registerLocalCommand(program: Command): void {
       if (!sth.exists() && sth.readStartup() === undefined) sth.writeStartup('empty');
 
       const nodes: RunningNode[] = [];
+      nodes.push(
+        await startWitness(
+          { keyFile: join(dir, 'witness.key'), logPubkeyFiles: [join(dir, 'log.key.pub')], stateFile: join(dir, 'witness.state'), listen: ep(20) },
+          createLogger('info', '', 'witness'),
+        ),
+      );
       nodes.push(await startNode(secondaryConfig, createLogger('info', '', 'secondary')));
       nodes.push(await startNode(primaryConfig, createLogger('info', '', 'primary')));
       const url = `http://${ep(0)}`;
@@ -88,7 +103,8 @@ export function registerLocalCommand(program: Command): void {
         [
           '',
           `Sigsum log running at ${url}  (log key hash ${toHex(keyHash(logKey))})`,
-          `Files in ${dir}: keys, configs, policy, databases.`,
+          `Files in ${dir}: keys, configs, policy (log + witness w1, quorum w1), databases.`,
+          `Nodes: primary ${url} (internal ${ep(2)}), secondary (internal ${ep(12)}), witness http://${ep(20)}.`,
           '',
           'Try:',
           `  curl ${url}/get-tree-head`,

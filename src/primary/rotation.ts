@@ -9,6 +9,7 @@
 import type { CosignedTreeHead, Cosignature, SignedTreeHead, TreeHead } from '../formats/tree-head.js';
 import { signTreeHead } from '../formats/checkpoint.js';
 import type { Logger } from '../log.js';
+import { RepeatFilter } from '../log-repeats.js';
 import { verifyConsistency } from '../tree/verify.js';
 import { bytesEqual } from '../hex.js';
 import type { Hash, Signer } from '../types.js';
@@ -51,8 +52,11 @@ export interface RotatorDeps {
 
 export class Rotator {
   private lastCosignedAt = Number.NEGATIVE_INFINITY;
+  private readonly repeats: RepeatFilter;
 
-  constructor(private readonly deps: RotatorDeps) {}
+  constructor(private readonly deps: RotatorDeps) {
+    this.repeats = new RepeatFilter(deps.log);
+  }
 
   /** One rotation. Never throws for a failed gate or quorum; keeps the old head then. */
   async rotate(): Promise<CosignedTreeHead> {
@@ -74,7 +78,7 @@ export class Rotator {
       }
       const collected = await this.deps.cosigner.cosign(sth, previous);
       if (collected === undefined) {
-        log.warning(`tree head of size ${size} not published: witness cosignatures do not satisfy the policy quorum`);
+        this.repeats.report('warning', 'quorum', 'not-met', `tree head of size ${size} not published: witness cosignatures do not satisfy the policy quorum`);
         return previous;
       }
       cosignatures = collected;
