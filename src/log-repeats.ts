@@ -21,6 +21,7 @@ export class RepeatFilter {
     const prev = this.last.get(subject);
     if (prev !== undefined && prev.kind === kind && t - prev.at < this.everyMs) {
       prev.suppressed++;
+      this.log.debug(message); // kept for whoever runs at debug level
       return;
     }
     const repeats = prev !== undefined && prev.kind === kind && prev.suppressed > 0 ? ` (${prev.suppressed} similar since last logged)` : '';

@@ -19,7 +19,8 @@ test('primary + secondary + 3 witnesses, quorum 2 of 3: publishes with ≥ 2 cos
   t.after(() => dir.remove());
   const specs = await witnessSpecs(dir.path, 3);
   const procs = new Map<string, Awaited<ReturnType<typeof startOurWitness>>>();
-  const c = await startPrimaryWithPolicy(t, dir.path, { secondary: true }, async (setup, logPub) => {
+  // Debug level: repeated quorum warnings are rate-limited at info, and this test counts rounds.
+  const c = await startPrimaryWithPolicy(t, dir.path, { secondary: true, logLevel: 'debug' }, async (setup, logPub) => {
     for (const s of specs) procs.set(s.name, await startOurWitness(t, s, logPub));
     return policyText(setup.signer, setup.publicUrl, specs, 'group g 2 w1 w2 w3\nquorum g');
   });
