@@ -1,0 +1,137 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, SETTINGS } from '../../src/config/config.js';
+import { parseDuration } from '../../src/config/duration.js';
+import { ConfigError } from '../../src/errors.js';
+import { runCli } from '../helpers/node-process.js';
+import { tempDir } from '../helpers/log-fixture.js';
+
+test('durations use Go syntax', () => {
+  const good: Array<[string, number]> = [['10s', 10_000], ['250ms', 250], ['1m30s', 90_000], ['1.5h', 5_400_000], ['0', 0], ['500us', 0.5], ['2m', 120_000]];
+  for (const [text, ms] of good) assert.equal(parseDuration(text), ms, text);
+  for (const bad of ['', '10', 's', '-1s', '1d', '10 s', '1s ']) assert.throws(() => parseDuration(bad), /duration/, bad);
+});
+
+function withConfig(text: string): { file: string; remove(): void } {
+  const dir = tempDir();
+  const file = join(dir.path, 'config.toml');
+  writeFileSync(file, text);
+  return { file, remove: dir.remove };
+}
+
+const MINIMAL = 'key-file = "k"\ndb-file = "d.db"\n[primary]\nsth-file = "sth"\n';
+
+test('config: log-go example keys load; Trillian keys are ignored with a warning; relative paths resolve to the file', () => {
+  const c = withConfig(
+    [
+      'external-endpoint = "localhost:6965"',
+      'internal-endpoint = "localhost:6967"',
+      'trillian-rpc-server = "localhost:6962"',
+      'url-prefix = ""',
+      'backend = "trillian"',
+      'timeout = "10s"',
+      'key-file = "/etc/sigsum/key"',
+      'db-file = "log.db"',
+      'interval = "10s"',
+      'log-file = ""',
+      'log-level = "info"',
+      '[primary]',
+      'policy-file = ""',
+      'max-range = 10',
+      'rate-limit-file = ""',
+      'allow-test-domain = false',
+      'secondary-url = "http://127.0.0.1:7000"',
+      'secondary-pubkey-file = "sec.pub"',
+      'sth-file = "/var/lib/sigsum-log/sth"',
+      '[secondary]',
+      'primary-url = ""',
+      '',
+    ].join('\n'),
+  );
+  try {
+    const config = loadConfig({ role: 'primary', configFile: c.file, flags: {} });
+    assert.equal(config.primary.maxRange, 10);
+    assert.deepEqual(config.primary.secondaryUrls, ['http://127.0.0.1:7000']);
+    assert.equal(config.primary.secondaryPubkeyFiles.length, 1);
+    assert.ok(config.primary.secondaryPubkeyFiles[0]!.endsWith('/sec.pub') && config.primary.secondaryPubkeyFiles[0]!.startsWith('/'));
+    assert.ok(config.dbFile.startsWith('/') && config.dbFile.endsWith('/log.db'));
+    assert.equal(config.keyFile, '/etc/sigsum/key');
+    assert.equal(config.timeoutMs, 10_000);
+    assert.equal(config.primary.idleIntervalMs, 10_000, 'idle-interval defaults to interval');
+    assert.equal(config.warnings.length, 2);
+    assert.match(config.warnings.join('\n'), /trillian-rpc-server/);
+  } finally {
+    c.remove();
+  }
+});
+
+test('config: defaults, flags override the file, arrays of secondaries', () => {
+  const c = withConfig(MINIMAL + 'secondary-url = ["http://a", "http://b"]\nsecondary-pubkey-file = ["a.pub", "b.pub"]\n');
+  try {
+    const config = loadConfig({ role: 'primary', configFile: c.file, flags: { interval: '2s', 'max-range': '7', 'allow-test-domain': 'true' } });
+    assert.equal(config.intervalMs, 2000);
+    assert.equal(config.primary.maxRange, 7);
+    assert.equal(config.primary.allowTestDomain, true);
+    assert.deepEqual(config.primary.secondaryUrls, ['http://a', 'http://b']);
+    assert.equal(config.externalEndpoint, 'localhost:6965');
+    assert.equal(config.internalEndpoint, 'localhost:6967');
+    const secondary = withConfig('key-file = "k"\ndb-file = "d"\n[secondary]\nprimary-url = "http://p"\n');
+    try {
+      assert.equal(loadConfig({ role: 'secondary', configFile: secondary.file, flags: {} }).intervalMs, 1000, 'secondary polls every 1s by default');
+    } finally {
+      secondary.remove();
+    }
+  } finally {
+    c.remove();
+  }
+});
+
+test('config: errors name the key', () => {
+  const cases: Array<[string, RegExp]> = [
+    [MINIMAL + 'sth-flie = "x"\n', /unknown key "primary.sth-flie"/],
+    ['colour = "blue"\n' + MINIMAL, /unknown key "colour"/],
+    [MINIMAL.replace('[primary]', 'interval = "10"\n[primary]'), /"interval": invalid duration "10"/],
+    [MINIMAL + 'max-range = "many"\n', /"primary.max-range" must be a non-negative integer/],
+    [MINIMAL + 'allow-test-domain = "yes"\n', /"primary.allow-test-domain" must be true or false/],
+    [MINIMAL + 'secondary-url = ["http://a"]\n', /secondary-url has 1 entries but secondary-pubkey-file has 0/],
+    [MINIMAL.replace('sth-file = "sth"', ''), /sth-file is not set/],
+    [MINIMAL + 'max-range = 0\n', /max-range must be at least 1/],
+    ['key-file = "k"\ndb-file = "d"\nlog-level = "loud"\n[primary]\nsth-file = "s"\n', /log-level must be/],
+    ['key-file = \n', /config file/],
+  ];
+  for (const [text, message] of cases) {
+    const c = withConfig(text);
+    try {
+      assert.throws(() => loadConfig({ role: 'primary', configFile: c.file, flags: {} }), (err: unknown) => err instanceof ConfigError && message.test(err.message), String(message));
+    } finally {
+      c.remove();
+    }
+  }
+  assert.throws(() => loadConfig({ role: 'primary', configFile: '/nonexistent/config.toml', flags: {} }), /cannot read config file \/nonexistent/);
+});
+
+test('config: $SIGSUM_LOGSERVER_CONFIG is used when --config is absent', () => {
+  const c = withConfig(MINIMAL + 'max-range = 3\n');
+  try {
+    const config = loadConfig({ role: 'primary', configFile: undefined, flags: {}, env: { SIGSUM_LOGSERVER_CONFIG: c.file } });
+    assert.equal(config.primary.maxRange, 3);
+  } finally {
+    c.remove();
+  }
+});
+
+test('cli: --help documents every config key; a bad config exits 2 with the message', async () => {
+  const help = await runCli(['--help']);
+  assert.equal(help.code, 0);
+  for (const s of SETTINGS) assert.ok(help.output.includes(`--${s.key}`), `--help mentions --${s.key}`);
+  const c = withConfig(MINIMAL + 'nonsense = 1\n');
+  try {
+    const r = await runCli(['--role', 'primary', '--config', c.file]);
+    assert.equal(r.code, 2);
+    assert.match(r.output, /unknown key "primary.nonsense"/);
+  } finally {
+    c.remove();
+  }
+});

@@ -1,0 +1,92 @@
+// Pushback and rate limits over real HTTP against a primary process: a full
+// pending pool answers 503 with Retry-After; log-go rate-limit files and
+// sigsum-token headers (checked against TXT records served by a DNS server
+// on 127.0.0.1) answer 429 / 403 as configured.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { keyHash } from '../../src/crypto/index.js';
+import { toHex } from '../../src/hex.js';
+import { submitTokenMessage } from '../../src/ratelimit/index.js';
+import { http, waitUntil } from '../helpers/node-process.js';
+import { makeKey, preparePrimary, startNodeProcess, tempDir } from '../helpers/log-fixture.js';
+import { addLeaf, makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
+import { startDnsServer } from '../helpers/dns-server.js';
+
+test('pushback: a full pending pool answers 503 with Retry-After, and recovers', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.remove());
+  // A pool of 5 that is flushed only every 3 s, so it fills up.
+  const setup = await preparePrimary(dir.path, { interval: '200ms', primary: { 'max-pending': 5, 'batch-size': 1000, 'batch-interval': '3s' } });
+  const primary = await startNodeProcess('primary', setup);
+  t.after(() => primary.kill9());
+  const submitter = makeKey(join(dir.path, 'submitter.key'));
+  const leaves = Array.from({ length: 6 }, () => makeLeaf(submitter));
+  for (const l of leaves.slice(0, 5)) assert.equal(await addLeaf(setup.publicUrl, l), 202);
+  // A pending leaf resubmitted is not a new one: still 202, not 503.
+  assert.equal(await addLeaf(setup.publicUrl, leaves[0]!), 202);
+  const res = await http(`${setup.publicUrl}/add-leaf`, { method: 'POST', body: leaves[5]!.body });
+  assert.equal(res.status, 503);
+  assert.match(res.body, /busy: 5 leaves are waiting/);
+  assert.equal(res.headers.get('retry-after'), '1');
+  // Once the pool is flushed the same leaf is accepted, and all are published.
+  await waitUntil('the pool to drain', async () => ((await addLeaf(setup.publicUrl, leaves[5]!)) === 503 ? undefined : true), 10_000, 100);
+  await submitUntilPublished(setup.publicUrl, leaves, 20_000);
+});
+
+test('rate limits: key limit, domain limit via sigsum-token, bad tokens', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.remove());
+  const dns = await startDnsServer();
+  t.after(() => dns.close());
+  const limited = makeKey(join(dir.path, 'limited.key'));
+  const tokenKey = makeKey(join(dir.path, 'token.key'));
+  const anonymous = makeKey(join(dir.path, 'anonymous.key'));
+  writeFileSync(join(dir.path, 'rate-limits'), [`key ${toHex(keyHash(limited.publicKey))} 2`, 'domain example.org 3', ''].join('\n'));
+  const setup = await preparePrimary(dir.path, {
+    interval: '200ms',
+    primary: { 'rate-limit-file': join(dir.path, 'rate-limits'), 'dns-resolver': dns.address },
+  });
+  dns.records.set('_sigsum_v1.example.org', [toHex(tokenKey.publicKey)]);
+  const primary = await startNodeProcess('primary', setup);
+  t.after(() => primary.kill9());
+  const url = setup.publicUrl;
+
+  // key limit 2: two new leaves, then 429; resubmitting a known leaf is not charged.
+  const two = [makeLeaf(limited), makeLeaf(limited)];
+  for (const l of two) assert.equal(await addLeaf(url, l), 202);
+  assert.equal(await addLeaf(url, two[0]!), 202, 'a known leaf is answered without charging it');
+  const over = await http(`${url}/add-leaf`, { method: 'POST', body: makeLeaf(limited).body });
+  assert.equal(over.status, 429);
+  assert.match(over.body, /exceeded: 2 new leaves per 24 hours/);
+
+  // No token and no matching rule: refused.
+  const anon = await http(`${url}/add-leaf`, { method: 'POST', body: makeLeaf(anonymous).body });
+  assert.equal(anon.status, 429, anon.body);
+
+  // A valid token for example.org: the domain limit of 3 applies.
+  const token = `example.org ${toHex(tokenKey.sign(submitTokenMessage(setup.signer.publicKey)))}`;
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await addLeaf(url, makeLeaf(anonymous), { 'sigsum-token': token }), 202);
+  }
+  const domainOver = await http(`${url}/add-leaf`, { method: 'POST', body: makeLeaf(anonymous).body, headers: { 'sigsum-token': token } });
+  assert.equal(domainOver.status, 429);
+  assert.match(domainOver.body, /example\.org/);
+
+  // A token signed for another log, a malformed header, a domain without records.
+  const otherLog = makeKey(join(dir.path, 'other-log.key'));
+  const wrongLog = `example.org ${toHex(tokenKey.sign(submitTokenMessage(otherLog.publicKey)))}`;
+  const cases: Array<[string, number, RegExp]> = [
+    [wrongLog, 403, /./],
+    ['example.org', 400, /./],
+    [`example.org ${'ab'.repeat(10)}`, 400, /./],
+    [`nowhere.example ${toHex(tokenKey.sign(submitTokenMessage(setup.signer.publicKey)))}`, 403, /./],
+  ];
+  for (const [header, status, message] of cases) {
+    const res = await http(`${url}/add-leaf`, { method: 'POST', body: makeLeaf(anonymous).body, headers: { 'sigsum-token': header } });
+    assert.equal(res.status, status, `token "${header.slice(0, 30)}…": ${res.body}`);
+    assert.match(res.body, message);
+  }
+  assert.ok(dns.queries.includes('_sigsum_v1.example.org'), 'the TXT record was looked up on our DNS server');
+});
