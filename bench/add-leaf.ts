@@ -55,7 +55,7 @@ export async function benchAddLeaf(opts: AddLeafBenchOptions): Promise<Record<st
       return formatAddLeafRequest({ message, signature: leaf.signature, publicKey: signer.publicKey });
     });
 
-    const server = await startNodeProcess('primary', setup, ['--log-level', 'warning']);
+    const server = await startNodeProcess('primary', setup);
     try {
       const pool = new Pool(setup.publicUrl, { connections: opts.concurrency, pipelining: 1 });
       const latencies: number[] = new Array(bodies.length);
