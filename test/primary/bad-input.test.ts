@@ -84,6 +84,15 @@ test('public API: bad input gets a clear 4xx and changes nothing', async (t) => 
     { name: 'add-leaf: bad signature', method: 'POST', path: '/add-leaf', body: `message=${msg}\nsignature=${sig.replace(/^./, sig[0] === 'a' ? 'b' : 'a')}\npublic_key=${pub}\n`, status: 403, message: /does not verify/ },
     { name: 'add-leaf: other key', method: 'POST', path: '/add-leaf', body: `message=${msg}\nsignature=${sig}\npublic_key=${toHex(setup.signer.publicKey)}\n`, status: 403, message: /does not verify/ },
     { name: 'add-leaf: 10 MB body', method: 'POST', path: '/add-leaf', body: Buffer.alloc(10 * 1024 * 1024, 0x61), status: 413, message: /larger than the limit/ },
+    {
+      name: 'add-leaf: 10 MB chunked body',
+      method: 'POST',
+      path: '/add-leaf',
+      body: Buffer.alloc(10 * 1024 * 1024, 0x61),
+      headers: { 'transfer-encoding': 'chunked' },
+      status: 413,
+      message: /larger than the limit of 4096 bytes/,
+    },
     // paths
     { name: 'unknown endpoint', method: 'GET', path: '/get-everything', status: 404, message: /unknown endpoint/ },
     { name: 'traversal', method: 'GET', path: '/../../etc/passwd', status: 404, message: /unknown endpoint/ },
