@@ -23,6 +23,9 @@ import { InternalApiClient } from './upstream-client.js';
  */
 export const SECONDARY_INTERNAL_MAX_RANGE = 8192;
 
+/** get-leaves requests in flight during a catch-up (one connection each); see bench/replication.ts. */
+const GET_LEAVES_IN_FLIGHT = 8;
+
 export interface RunningSecondary {
   publicServer: RunningServer;
   internalServer: RunningServer;
@@ -39,13 +42,14 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
   let publicServer: RunningServer | undefined;
   let internalServer: RunningServer | undefined;
   try {
-    upstream = new InternalApiClient({ baseUrl: config.secondary.primaryUrl, token, timeoutMs: config.timeoutMs });
+    upstream = new InternalApiClient({ baseUrl: config.secondary.primaryUrl, token, timeoutMs: config.timeoutMs, connections: GET_LEAVES_IN_FLIGHT });
     const replicator = new Replicator({
       store: tree,
       upstream,
       upstreamName: upstream.baseUrl,
       log,
       logPublicKey,
+      maxInFlight: GET_LEAVES_IN_FLIGHT,
     });
     log.info(
       `secondary key hash ${toHex(keyHash(signer.publicKey))}; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +

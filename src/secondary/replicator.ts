@@ -11,7 +11,6 @@
 // The same disagreement is found again after a restart, since nothing changed.
 import { ConfigError, UpstreamError } from '../errors.js';
 import { verifyTreeHeadSignature } from '../formats/checkpoint.js';
-import { encodeTreeLeaf, type TreeLeaf } from '../formats/leaf.js';
 import { formatCosignedTreeHead, parseCosignedTreeHead } from '../formats/messages.js';
 import type { CosignedTreeHead, TreeHead } from '../formats/tree-head.js';
 import { bytesEqual, toHex } from '../hex.js';
@@ -54,6 +53,8 @@ export interface ReplicatorOptions {
   batchSize?: number;
   /** get-leaves requests kept in flight during a catch-up. */
   maxInFlight?: number;
+  /** Received leaves gathered into one transaction during a catch-up. */
+  commitSize?: number;
   /** Milliseconds clock, for progress lines during a long catch-up. */
   now?: () => number;
 }
@@ -83,6 +84,7 @@ export class Replicator {
   private divergence: string | undefined;
   private stopped = false;
   private readonly maxInFlight: number;
+  private readonly commitSize: number;
   private readonly repeats: RepeatFilter;
 
   constructor(private readonly opts: ReplicatorOptions) {
@@ -96,7 +98,8 @@ export class Replicator {
     this.cursor = size;
     this.published = loadPublished(store, opts.log);
     this.batchSize = opts.batchSize ?? 8192;
-    this.maxInFlight = opts.maxInFlight ?? 4;
+    this.maxInFlight = opts.maxInFlight ?? 8;
+    this.commitSize = opts.commitSize ?? 8192;
     this.repeats = new RepeatFilter(opts.log);
   }
 
@@ -156,16 +159,17 @@ export class Replicator {
   }
 
   /**
-   * Appends the upstream's leaves [cursor, target) batch by batch, with up to
-   * maxInFlight get-leaves requests outstanding; answers are applied strictly
-   * in index order. Returns false when stopped midway.
+   * Appends the upstream's leaves [cursor, target): up to maxInFlight
+   * get-leaves requests outstanding, answers applied strictly in index order,
+   * and consecutive answers gathered into one transaction of up to
+   * commitSize leaves (a commit costs an fsync). Returns false when stopped midway.
    */
   private async fetchUpTo(target: number): Promise<boolean> {
     const { upstream, store } = this.opts;
     interface Pending {
       start: number;
       end: number;
-      answer: Promise<TreeLeaf[]>;
+      answer: Promise<Uint8Array[]>;
     }
     const inFlight: Pending[] = [];
     let issueAt = this.cursor;
@@ -181,36 +185,51 @@ export class Replicator {
         issueAt = end;
       }
     };
+    // Received, not yet stored: leaves [this.cursor, this.cursor + received.length).
+    let received: Uint8Array[] = [];
+    const commit = (): void => {
+      if (received.length === 0) return;
+      store.appendPreordered(this.cursor, received); // crash-safe point: the batch is durable, or absent
+      this.cursor += received.length;
+      received = [];
+    };
+    const progress = this.progressReporter(target);
     issue();
-    const now = this.opts.now ?? Date.now;
-    const began = { at: now(), index: this.cursor };
-    let reportAt = began.at + PROGRESS_EVERY_MS;
     while (inFlight.length > 0) {
       if (this.stopped) return false;
-      if (now() >= reportAt) {
-        reportAt = now() + PROGRESS_EVERY_MS;
-        const rate = Math.round(((this.cursor - began.index) * 1000) / Math.max(1, now() - began.at));
-        this.opts.log.info(`catching up with ${this.opts.upstreamName}: ${this.cursor} of ${target} leaves stored (${rate} leaves/s)`);
-      }
       const next = inFlight.shift() as Pending;
       const leaves = await next.answer;
       if (leaves.length === 0) {
         throw new UpstreamError(`${this.opts.upstreamName} answered "at end of tree" for index ${next.start} after reporting ${target} leaves`);
       }
-      store.appendPreordered(next.start, leaves.map(encodeTreeLeaf)); // crash-safe point: the batch is durable, or absent
-      this.cursor = next.start + leaves.length;
-      const asked = next.end - next.start;
-      if (leaves.length < asked) {
+      for (const leaf of leaves) received.push(leaf);
+      if (leaves.length < next.end - next.start) {
         // Clamped to the upstream's max-range: ask for that much from now on,
         // and re-issue everything after this answer from where it ended.
         this.batchSize = leaves.length;
         inFlight.length = 0;
-        issueAt = this.cursor;
+        issueAt = next.start + leaves.length;
       }
       this.batchLearned = true;
-      issue();
+      issue(); // keep requests in flight while the commit below blocks
+      if (received.length >= this.commitSize || inFlight.length === 0) commit();
+      progress();
     }
     return true;
+  }
+
+  /** A function that logs catch-up progress at most every PROGRESS_EVERY_MS. */
+  private progressReporter(target: number): () => void {
+    const now = this.opts.now ?? Date.now;
+    const began = { at: now(), index: this.cursor };
+    let reportAt = began.at + PROGRESS_EVERY_MS;
+    return () => {
+      const t = now();
+      if (t < reportAt) return;
+      reportAt = t + PROGRESS_EVERY_MS;
+      const rate = Math.round(((this.cursor - began.index) * 1000) / Math.max(1, t - began.at));
+      this.opts.log.info(`catching up with ${this.opts.upstreamName}: ${this.cursor} of ${target} leaves stored (${rate} leaves/s)`);
+    };
   }
 
   private verifyAgainst(target: TreeHead): void {

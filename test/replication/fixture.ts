@@ -3,7 +3,7 @@
 // readers for a running node's internal API.
 import { randomBytes } from 'node:crypto';
 import { internalApp, internalRoutes, type CosignSource, type ReplicationSource } from '../../src/internal-api/app.js';
-import { decodeTreeLeaf, encodeTreeLeaf } from '../../src/formats/leaf.js';
+import { decodeTreeLeaf } from '../../src/formats/leaf.js';
 import { parseCosignedTreeHead, parseTreeHead } from '../../src/formats/messages.js';
 import type { CosignedTreeHead, TreeHead } from '../../src/formats/tree-head.js';
 import { startServer, type RunningServer } from '../../src/http/serve.js';
@@ -89,7 +89,7 @@ export async function allLeaves(internalUrl: string, size: number): Promise<Uint
     while (out.length < size) {
       const page = await client.leaves(out.length, size);
       if (page.length === 0) throw new Error(`at end of tree at ${out.length} < ${size}`);
-      out.push(...page.map(encodeTreeLeaf));
+      out.push(...page);
     }
     return out;
   } finally {
