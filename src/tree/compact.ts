@@ -4,7 +4,7 @@
 // leaf's index; those are exactly the hashes the store must save, reported in
 // the stored-hash order that tiles use.
 import { emptyRoot, interiorHash } from './hash.js';
-import { isTreeSize } from './sizes.js';
+import { isTreeSize, pow2 } from './sizes.js';
 import type { Hash } from '../types.js';
 
 export type NodeSink = (level: number, index: number, hash: Hash) => void;
@@ -13,7 +13,7 @@ export type NodeSink = (level: number, index: number, hash: Hash) => void;
 export function edgeLevels(size: number): number[] {
   const levels: number[] = [];
   for (let level = 53; level >= 0; level--) {
-    if (Math.floor(size / 2 ** level) % 2 === 1) levels.push(level);
+    if (Math.floor(size / pow2(level)) % 2 === 1) levels.push(level);
   }
   return levels;
 }

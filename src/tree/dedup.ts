@@ -25,7 +25,7 @@ import type { Hash } from '../types.js';
 
 const DIGEST_PAGE = 4096;
 
-/** Default leaves per flush of the memory level; ~3 MB of typed arrays at most between appends. */
+/** Default leaves per flush of the memory level: ~5 MB of typed arrays, allocated once. */
 export const DEFAULT_DEDUP_CHUNK = 131072;
 
 /** The first 6 bytes of a hash as an integer in [0, 2^48). */
@@ -182,7 +182,7 @@ export class LeafHashIndex {
     this.upto = this.readUpto.get() ?? 0;
     if (this.upto > size) throw new Error(`corrupt tree: dedup index covers ${this.upto} leaves of ${size}`);
     this.size = this.upto;
-    this.memory.reset(size - this.upto);
+    this.memory.reset(Math.max(size - this.upto, this.chunk));
     for (const h of hashesFrom(this.upto, size)) this.add(h, this.size);
   }
 
@@ -249,9 +249,9 @@ export class LeafHashIndex {
       this.writeUpto.run(this.upto);
       // Rebuild the memory level from what is left.
       const rest = this.recent.slice(this.chunk, this.chunk + (this.size - this.upto));
-      this.recent = new Float64Array(Math.max(1024, rest.length * 2));
+      this.recent = new Float64Array(Math.max(this.chunk + 1024, rest.length * 2));
       this.recent.set(rest);
-      this.memory.reset(rest.length);
+      this.memory.reset(Math.max(rest.length, this.chunk));
       for (let i = 0; i < rest.length; i++) this.memory.insert(rest[i] as number, this.upto + i);
     }
   }

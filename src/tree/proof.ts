@@ -7,12 +7,24 @@ import { isTreeSize, splitPoint } from './sizes.js';
 import type { Hash } from '../types.js';
 
 /**
+ * Optional memory for hashes of subtrees that are not one stored node (the
+ * ragged right edge of a tree): every proof at one tree size needs the same
+ * few, and each costs up to log n hashes to compose. Entries never go stale
+ * while the tree only grows; a memo must be cleared when it is truncated.
+ */
+export interface SubtreeMemo {
+  get(lo: number, hi: number): Hash | undefined;
+  set(lo: number, hi: number, hash: Hash): void;
+}
+
+/**
  * Read access to the hashes of complete subtrees. Node (level, index) covers
  * leaves [index·2^level, (index+1)·2^level); callers only ask for nodes that
  * lie entirely inside the tree they hold (0 ≤ level ≤ 53, index ≥ 0).
  */
 export interface NodeReader {
   node(level: number, index: number): Hash;
+  readonly memo?: SubtreeMemo;
 }
 
 /**
@@ -24,15 +36,21 @@ export interface NodeReader {
 export function subtreeHash(reader: NodeReader, lo: number, hi: number): Hash {
   const n = hi - lo;
   if (!isTreeSize(lo) || !isTreeSize(hi) || n < 1) throw new RangeError(`invalid subtree [${lo}, ${hi})`);
-  const pieces: Hash[] = [];
-  let start = lo;
-  let width = 1;
+  let top = 1; // largest power of two ≤ n
   let level = 0;
-  while (width * 2 <= n) {
-    width *= 2;
+  while (top * 2 <= n) {
+    top *= 2;
     level++;
   }
-  for (; width >= 1; width /= 2, level--) {
+  if (top === n) {
+    if (lo % n !== 0) throw new RangeError(`subtree [${lo}, ${hi}) is not an RFC 6962 subtree`);
+    return reader.node(level, lo / n);
+  }
+  const remembered = reader.memo?.get(lo, hi);
+  if (remembered !== undefined) return remembered;
+  const pieces: Hash[] = [];
+  let start = lo;
+  for (let width = top; width >= 1; width /= 2, level--) {
     if (start + width > hi) continue;
     if (start % width !== 0) throw new RangeError(`subtree [${lo}, ${hi}) is not an RFC 6962 subtree`);
     pieces.push(reader.node(level, start / width));
@@ -40,6 +58,7 @@ export function subtreeHash(reader: NodeReader, lo: number, hi: number): Hash {
   }
   let h = pieces[pieces.length - 1] as Hash;
   for (let i = pieces.length - 2; i >= 0; i--) h = interiorHash(pieces[i] as Hash, h);
+  reader.memo?.set(lo, hi, h);
   return h;
 }
 

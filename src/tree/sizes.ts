@@ -18,7 +18,9 @@ export function splitPoint(n: number): number {
   return k;
 }
 
-/** floor(n / 2^level) for 0 ≤ n ≤ 2^53-1, exact. */
-export function shiftDown(n: number, level: number): number {
-  return Math.floor(n / 2 ** level);
+const POWERS_OF_TWO = Float64Array.from({ length: 64 }, (_, i) => 2 ** i);
+
+/** 2^k for integers 0 ≤ k ≤ 63: a table read, since Math.pow is measurable on hot paths. */
+export function pow2(k: number): number {
+  return POWERS_OF_TWO[k] as number;
 }

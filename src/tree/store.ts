@@ -26,7 +26,7 @@ import { TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.
 import { leafHash } from './hash.js';
 import { decodeLeaves, encodeLeaves, prefixBytes } from './leaf-tiles.js';
 import { consistencyProof, inclusionProof, rootHash, type NodeReader } from './proof.js';
-import { isTreeSize } from './sizes.js';
+import { isTreeSize, pow2 } from './sizes.js';
 import { TileCache } from './tile-cache.js';
 import {
   firstTileId,
@@ -39,7 +39,7 @@ import {
   tileLevels,
   TILE_HEIGHT,
 } from './tiles.js';
-import { bytesEqual } from '../hex.js';
+import { bytesEqual, toHex } from '../hex.js';
 import { HASH_SIZE, type Hash } from '../types.js';
 
 export const SCHEMA_VERSION = 1;
@@ -49,7 +49,7 @@ export { TreeDivergenceError, TreeGapError, TreeIntegrityError };
 export interface TreeStoreOptions {
   /** Leaves per flush of the dedup memory level (≥ 1); small values let tests exercise flushes. */
   readonly dedupChunk?: number;
-  /** Hash tiles kept in the in-process LRU (≥ 1; a full tile is 16 KiB). Default 512. */
+  /** Hash tiles kept in the in-process cache (≥ 1; a full tile is 4 KiB). Default 2048. */
   readonly tileCacheTiles?: number;
 }
 
@@ -65,7 +65,9 @@ INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}
 // Page cache per connection: bounded, so memory does not grow with the tree;
 // the OS page cache holds the rest of the file.
 const CACHE_KIB = 8192;
-const DEFAULT_TILE_CACHE_TILES = 512;
+const DEFAULT_TILE_CACHE_TILES = 2048; // ≤ 8 MiB
+// Ragged-edge subtree hashes remembered (see SubtreeMemo); ~100 bytes each.
+const MEMO_ENTRIES = 4096;
 const INTEGRITY_PAGE_TILES = 64;
 
 function createOrCheckSchema(db: Database.Database, path: string): void {
@@ -93,8 +95,27 @@ function copyHash(bytes: Uint8Array): Hash {
   return new Uint8Array(bytes) as Hash;
 }
 
-function hashKey(hash: Hash): string {
-  return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('latin1');
+/**
+ * Leaf hashes seen earlier in one batch. Keyed by the 6-byte prefix (a number
+ * key is much cheaper than a string); hashes that share a prefix with a
+ * different one, which takes deliberate grinding, go to an exact map.
+ */
+class BatchDedup {
+  private readonly byPrefix = new Map<number, { hash: Hash; index: number }>();
+  private readonly exact = new Map<string, number>();
+
+  get(hash: Hash): number | undefined {
+    const hit = this.byPrefix.get(hashPrefix(hash));
+    if (hit === undefined) return undefined;
+    if (bytesEqual(hit.hash, hash)) return hit.index;
+    return this.exact.get(toHex(hash));
+  }
+
+  set(hash: Hash, index: number): void {
+    const h6 = hashPrefix(hash);
+    if (this.byPrefix.has(h6)) this.exact.set(toHex(hash), index);
+    else this.byPrefix.set(h6, { hash, index });
+  }
 }
 
 function checkIndex(what: string, n: number): void {
@@ -106,7 +127,21 @@ export class TreeStore {
   private dataVersion = -1; // -1: cached state must be reloaded before use
   private readonly tiles: TileCache;
   private readonly index: LeafHashIndex;
-  private readonly reader: NodeReader = { node: (level, index) => this.node(level, index) };
+  private readonly memo = new Map<string, Hash>();
+  private readonly reader: NodeReader = {
+    node: (level, index) => this.node(level, index),
+    memo: {
+      // Copies in and out: callers may modify the hashes they are given.
+      get: (lo, hi) => {
+        const h = this.memo.get(`${lo},${hi}`);
+        return h === undefined ? undefined : copyHash(h);
+      },
+      set: (lo, hi, hash) => {
+        if (this.memo.size >= MEMO_ENTRIES) this.memo.clear();
+        this.memo.set(`${lo},${hi}`, copyHash(hash));
+      },
+    },
+  };
   private readonly readTx: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly writeTx: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -212,17 +247,16 @@ export class TreeStore {
     const hashes = leaves.map(leafHash);
     return this.write(() => {
       const found = this.index.lookupMany(hashes);
-      const inBatch = new Map<string, number>();
+      const inBatch = new BatchDedup();
       const fresh: Uint8Array[] = [];
       const freshHashes: Hash[] = [];
       const indices = found.map((existing, i) => {
         if (existing !== undefined) return existing;
         const hash = hashes[i] as Hash;
-        const key = hashKey(hash);
-        const earlier = inBatch.get(key);
+        const earlier = inBatch.get(hash);
         if (earlier !== undefined) return earlier;
         const index = this.sizeNow + fresh.length;
-        inBatch.set(key, index);
+        inBatch.set(hash, index);
         fresh.push(leaves[i] as Uint8Array);
         freshHashes.push(hash);
         return index;
@@ -342,6 +376,7 @@ export class TreeStore {
         if (newSize > this.sizeNow) throw new RangeError(`cannot truncate to ${newSize}: the tree has ${this.sizeNow} leaves`);
         if (newSize === this.sizeNow) return;
         this.tiles.clear();
+        this.memo.clear();
         const lastLeafTile = Math.floor(newSize / LEAF_TILE_WIDTH);
         const keepInLast = newSize - lastLeafTile * LEAF_TILE_WIDTH;
         this.stmt.deleteLeafTiles.run(keepInLast === 0 ? lastLeafTile : lastLeafTile + 1);
@@ -484,6 +519,7 @@ export class TreeStore {
     const version = this.stmt.dataVersion.get() as number;
     if (version === this.dataVersion) return;
     this.tiles.clear();
+    this.memo.clear();
     this.sizeNow = this.stmt.size.get() ?? 0;
     this.index.load(this.sizeNow, (start, end) => this.leafHashRange(start, end));
     this.dataVersion = version;
@@ -532,8 +568,8 @@ export class TreeStore {
     const levels = edgeLevels(start);
     let covered = 0;
     const edgeHashes = levels.map((level) => {
-      const h = this.node(level, covered / 2 ** level);
-      covered += 2 ** level;
+      const h = this.node(level, covered / pow2(level));
+      covered += pow2(level);
       return h;
     });
     const edge = new RightEdge(start, edgeHashes);
@@ -565,7 +601,7 @@ export class TreeStore {
 
   /** The stored hash of node (level, index), which must lie within the tree. */
   private node(level: number, index: number): Hash {
-    if ((index + 1) * 2 ** level > this.sizeNow) {
+    if ((index + 1) * pow2(level) > this.sizeNow) {
       throw new RangeError(`node (${level}, ${index}) is outside the tree of size ${this.sizeNow}`);
     }
     const at = nodeAddress(level, index);
@@ -575,7 +611,9 @@ export class TreeStore {
     if (tile.length < offset + HASH_SIZE) {
       throw new TreeIntegrityError(`stored hash of node (${level}, ${index}) is missing`);
     }
-    return copyHash(tile.subarray(offset, offset + HASH_SIZE));
+    const hash = new Uint8Array(HASH_SIZE);
+    for (let i = 0; i < HASH_SIZE; i++) hash[i] = tile[offset + i] as number;
+    return hash as Hash;
   }
 
   /** A hash tile with at least minBytes if cached, else as stored; throws if it does not exist. */

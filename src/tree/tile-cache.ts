@@ -1,30 +1,29 @@
-// A bounded LRU of hash-tile blobs. Sound because tiles only grow by
-// appending (a cached blob is always a prefix of the stored tile, so any hash
-// inside it is current); the store clears the cache whenever tiles may have
-// shrunk: truncate, a failed write transaction, another connection's commit.
+// A bounded cache of hash-tile blobs, evicting in insertion order. Sound
+// because tiles only grow by appending (a cached blob is always a prefix of
+// the stored tile, so any hash inside it is current); the store clears it
+// whenever tiles may have shrunk: truncate, a failed write transaction, another
+// connection's commit. FIFO rather than LRU: a hit is then a single Map
+// lookup, and the few hot upper tiles that get evicted cost one re-read.
 
 export class TileCache {
   private readonly tiles = new Map<number, Buffer>();
 
-  /** capacity in tiles (a full tile is 16 KiB): memory stays bounded whatever the tree size. */
-  constructor(private readonly capacity: number) {}
+  /** capacity in tiles (a full tile is 4 KiB): memory stays bounded whatever the tree size. */
+  constructor(private readonly capacity: number) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`invalid tile cache capacity ${capacity}`);
+  }
 
-  /** The cached blob if it holds at least minBytes, refreshing its recency. */
+  /** The cached blob if it holds at least minBytes. */
   get(id: number, minBytes: number): Buffer | undefined {
     const tile = this.tiles.get(id);
-    if (tile === undefined || tile.length < minBytes) return undefined;
-    this.tiles.delete(id);
-    this.tiles.set(id, tile);
-    return tile;
+    return tile !== undefined && tile.length >= minBytes ? tile : undefined;
   }
 
   set(id: number, tile: Buffer): void {
-    this.tiles.delete(id);
-    this.tiles.set(id, tile);
-    if (this.tiles.size > this.capacity) {
-      const oldest = this.tiles.keys().next().value as number;
-      this.tiles.delete(oldest);
+    if (!this.tiles.delete(id) && this.tiles.size >= this.capacity) {
+      this.tiles.delete(this.tiles.keys().next().value as number);
     }
+    this.tiles.set(id, tile);
   }
 
   clear(): void {
