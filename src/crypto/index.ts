@@ -60,24 +60,6 @@ export function ed25519Verify(publicKey: PublicKey, message: Uint8Array, signatu
   }
 }
 
-/**
- * Like ed25519Verify, but runs in libuv's thread pool (node:crypto's callback
- * form), so verification on the add-leaf path uses every core while the main
- * thread keeps parsing HTTP.
- */
-export function ed25519VerifyAsync(publicKey: PublicKey, message: Uint8Array, signature: Signature): Promise<boolean> {
-  return new Promise((resolve) => {
-    let key: KeyObject;
-    try {
-      key = publicKeyObject(publicKey);
-    } catch {
-      resolve(false);
-      return;
-    }
-    nodeVerify(null, message, key, signature, (err, ok) => resolve(err === null && ok));
-  });
-}
-
 export function ed25519Sign(seed: PrivateKeySeed, message: Uint8Array): Signature {
   const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
   return asSignature(new Uint8Array(nodeSign(null, message, key)));

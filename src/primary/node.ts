@@ -14,6 +14,7 @@ import { PrimaryLog, type SubmissionLimiter } from './log-service.js';
 import { PublishedHead } from './published-head.js';
 import { every, Rotator, type Cosigner, type ReplicationGate } from './rotation.js';
 import { Sequencer } from './sequencer.js';
+import { VerifyPool } from '../crypto/verify-pool.js';
 import { buildPrimaryExtensions, type ExtensionContext } from './extensions.js';
 import { persistPublishedHead, startupTreeHead } from './startup.js';
 
@@ -47,7 +48,9 @@ export async function runPrimary(config: Config, log: Logger, extend: ExtensionB
   const gate: ReplicationGate = ext.gate ?? singleNodeGate(log);
 
   const sequencer = new Sequencer(tree, config.primary, log);
-  const service = new PrimaryLog(tree, sequencer, published, config.primary.maxRange, ext.limiter);
+  // Signature checks are add-leaf's dominant cost: do them on worker threads.
+  const verifyPool = new VerifyPool();
+  const service = new PrimaryLog((k, m, s) => verifyPool.verify(k, m, s), tree, sequencer, published, config.primary.maxRange, ext.limiter);
   const rotator = new Rotator({
     tree,
     signer,
@@ -99,6 +102,7 @@ export async function runPrimary(config: Config, log: Logger, extend: ExtensionB
         await rotation.stop();
         sequencer.stop();
         tree.close();
+        await verifyPool.close();
       })()),
   };
 }

@@ -1,0 +1,23 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ed25519Verify, generateSeed, signerFromSeed } from '../../src/crypto/index.js';
+import { VerifyPool } from '../../src/crypto/verify-pool.js';
+import { asPublicKey, asSignature } from '../../src/types.js';
+
+test('verify pool agrees with ed25519Verify on good, bad and malformed input', async (t) => {
+  const pool = new VerifyPool(2);
+  t.after(() => pool.close());
+  const signers = Array.from({ length: 5 }, () => signerFromSeed(generateSeed()));
+  const cases = Array.from({ length: 400 }, (_v, i) => {
+    const signer = signers[i % signers.length]!;
+    const message = new Uint8Array(i % 7 === 0 ? 0 : 56).fill(i & 0xff);
+    const signature = new Uint8Array(signer.sign(message));
+    if (i % 3 === 1) signature[i % 64]! ^= 1; // corrupt
+    const publicKey = i % 11 === 5 ? asPublicKey(new Uint8Array(32).fill(0xff)) : signer.publicKey; // not a curve point
+    return { publicKey, message, signature: asSignature(signature) };
+  });
+  const got = await Promise.all(cases.map((c) => pool.verify(c.publicKey, c.message, c.signature)));
+  const want = cases.map((c) => ed25519Verify(c.publicKey, c.message, c.signature));
+  assert.deepEqual(got, want);
+  assert.ok(want.some((x) => x) && want.some((x) => !x), 'both outcomes covered');
+});
