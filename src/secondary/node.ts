@@ -13,6 +13,7 @@ import { internalApp, internalRoutes } from '../internal-api/app.js';
 import type { Logger } from '../log.js';
 import { loadSigner, openTreeForRole, readInternalToken } from '../node-common.js';
 import { notPrimaryApp } from '../public-api/app.js';
+import { RepeatFilter } from '../log-repeats.js';
 import { Replicator } from './replicator.js';
 import { InternalApiClient } from './upstream-client.js';
 
@@ -87,8 +88,8 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
         (stopping ??= (async () => {
           replicator.stop();
           await Promise.all([servers.publicServer.close(), servers.internalServer.close()]);
+          await servers.client.close(); // aborts get-leaves in flight, so the step ends now
           await loop.stop();
-          await servers.client.close();
           tree.close();
         })()),
     };
@@ -107,6 +108,8 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
  * replication lag stays near one interval under steady load.
  */
 function pollEvery(intervalMs: number, step: () => Promise<unknown>, log: Logger): { stop(): Promise<void> } {
+  // A failure that persists (a full disk) would otherwise be logged every poll.
+  const repeats = new RepeatFilter(log);
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -114,8 +117,10 @@ function pollEvery(intervalMs: number, step: () => Promise<unknown>, log: Logger
     const started = Date.now();
     running = step()
       .then(
-        () => undefined,
-        (err: unknown) => log.error(`replication step failed: ${(err as Error)?.stack ?? String(err)}`),
+        () => {
+          if (repeats.clear('step')) log.info('replication steps succeed again');
+        },
+        (err: unknown) => repeats.report('error', 'step', (err as Error)?.name ?? 'error', `replication step failed: ${(err as Error)?.stack ?? String(err)}`),
       )
       .then(() => {
         if (!stopped) timer = setTimeout(loop, Math.max(0, intervalMs - (Date.now() - started)));

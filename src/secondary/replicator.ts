@@ -151,6 +151,7 @@ export class Replicator {
         return 'diverged';
       }
       if (err instanceof UpstreamError) {
+        if (this.stopped) return 'stopped'; // requests aborted by the shutdown
         this.repeats.report('warning', 'upstream', 'unavailable', `cannot replicate from ${this.opts.upstreamName} (retrying every poll): ${err.message}`);
         return 'upstream-unavailable';
       }

@@ -103,8 +103,9 @@ export class InternalApiClient implements ReplicationUpstream, SecondaryHeadSour
     return parseAnswer(url, () => parseSignedTreeHead(body));
   }
 
+  /** Aborts requests still in flight (they reject with UpstreamError) and closes the connections. */
   close(): Promise<void> {
-    return this.agent.close();
+    return this.agent.destroy();
   }
 
   private async get(endpoint: string): Promise<{ status: number; body: string; url: string }> {

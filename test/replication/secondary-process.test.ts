@@ -66,6 +66,13 @@ test('secondary: kill -9 in the middle of a large catch-up resumes without dupli
   const stored = Number(progress[1]);
   assert.ok(stored > 0 && stored < SIZE, `killed in the middle (${stored} stored)`);
 
+  // A clean stop in the middle of a catch-up is prompt, and also resumes.
+  secondary = await startNodeProcess('secondary', setup);
+  await secondary.waitForOutput(/catching up with \S+: (\d+) of 200000 leaves stored/, 30_000);
+  const stopping = Date.now();
+  assert.equal(await secondary.stop(), 0);
+  assert.ok(Date.now() - stopping < 5_000, 'SIGTERM mid catch-up exits promptly');
+
   secondary = await startNodeProcess('secondary', setup);
   const head = await waitForSize(setup.internalUrl, SIZE, 45_000);
   assert.deepEqual(head, await unsignedHead(primary.internalUrl));
