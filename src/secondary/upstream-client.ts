@@ -71,7 +71,7 @@ export class InternalApiClient implements ReplicationUpstream, SecondaryHeadSour
 
   constructor(private readonly opts: InternalApiClientOptions) {
     this.baseUrl = normalizeBaseUrl(opts.baseUrl);
-    this.agent = new Agent({ connections: opts.connections ?? 4, keepAliveTimeout: 30_000 });
+    this.agent = new Agent({ connections: opts.connections ?? 4 });
     this.headers = opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` };
   }
 
