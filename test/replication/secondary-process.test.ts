@@ -53,7 +53,9 @@ test('secondary: kill -9 in the middle of a large catch-up resumes without dupli
   t.after(() => dir.remove());
   const SIZE = 200_000;
   const leaves = randomLeaves(SIZE);
-  const primary = await preparePrimary(dir.path, { interval: '1s' });
+  // A small max-range makes the catch-up take many requests (several seconds),
+  // so the progress lines it waits for come while the catch-up is under way.
+  const primary = await preparePrimary(dir.path, { interval: '1s', primary: { 'max-range': 100 } });
   treeWith(primary.dbFile, leaves, 10_000).close(); // the primary's tree, built directly
   const primaryProc = await startNodeProcess('primary', primary);
   t.after(() => primaryProc.kill9());
@@ -70,14 +72,14 @@ test('secondary: kill -9 in the middle of a large catch-up resumes without dupli
   secondary = await startNodeProcess('secondary', setup);
   await secondary.waitForOutput(/catching up with \S+: (\d+) of 200000 leaves stored/, 30_000);
   const stopping = Date.now();
-  assert.equal(await secondary.stop(), 0);
+  assert.equal(await secondary.stop(), 0, secondary.output);
   assert.ok(Date.now() - stopping < 5_000, 'SIGTERM mid catch-up exits promptly');
 
   secondary = await startNodeProcess('secondary', setup);
   const head = await waitForSize(setup.internalUrl, SIZE, 45_000);
   assert.deepEqual(head, await unsignedHead(primary.internalUrl));
-  assert.equal(await secondary.stop(), 0);
-  assert.doesNotMatch(secondary.output, / ERROR /);
+  assert.equal(await secondary.stop(), 0, secondary.output);
+  assert.doesNotMatch(secondary.output, / ERROR /, secondary.output);
 
   const db = TreeStore.open(setup.dbFile);
   try {
