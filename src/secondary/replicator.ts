@@ -147,7 +147,7 @@ export class Replicator {
       return 'synced';
     } catch (err) {
       if (err instanceof TreeDivergenceError) {
-        this.diverge(`the upstream's leaf at index ${err.index} differs from the one stored here`);
+        this.diverge(`the upstream's leaf at index ${err.index} differs from the one stored here`, err.index);
         return 'diverged';
       }
       if (err instanceof UpstreamError) {
@@ -291,13 +291,30 @@ export class Replicator {
     this.published = head;
   }
 
-  private diverge(detail: string): void {
+  private diverge(detail: string, firstDifference?: number): void {
     this.divergence = detail;
     this.opts.log.error(
       `primary and secondary have diverged (upstream ${this.opts.upstreamName}): ${detail}. ` +
         `Replication stopped; still serving the last verified tree head (size ${this.verified.size}); no stored leaf was changed. ` +
-        'An operator must find out which node holds the log\'s tree before restarting.',
+        this.recoveryHint(firstDifference),
     );
+  }
+
+  /** What an operator can do. The common case: this node was re-pointed at a newly promoted primary. */
+  private recoveryHint(firstDifference: number | undefined): string {
+    const published = this.published?.size;
+    if (published === undefined) {
+      return 'An operator must find out which node holds the log\'s tree before restarting. If the upstream is a newly promoted primary, ' +
+        'this node holds leaves the old primary never published; without a verified published tree head (log-pubkey-file) it cannot tell ' +
+        'which, so rebuild it from an empty database.';
+    }
+    if (firstDifference !== undefined && firstDifference < published) {
+      return `The upstream differs below the published tree head this node verified (size ${published}): it does not serve this log's published tree. ` +
+        'Do not truncate; find out which node the upstream is.';
+    }
+    return 'If the upstream is a newly promoted primary, this node holds leaves the old primary sequenced but never published: stop it, run ' +
+      `\`sigsum-log secondary-truncate --config <this node's config> --to-size ${firstDifference ?? published}\` (it never goes below the ` +
+      `published size ${published}), and start it again. Otherwise an operator must find out which node holds the log's tree before restarting.`;
   }
 }
 
