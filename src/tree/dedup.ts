@@ -16,14 +16,25 @@
 //   no durability of its own, and bounded by chunk + one batch entries.
 //
 // When the memory level holds a full chunk, that chunk is inserted into the
-// disk level sorted by h6 in one statement, inside the append transaction that
-// filled it: the B-tree then sees sorted inserts, and the pages written per
-// leaf drop to (index pages)/(chunk size).
+// disk level sorted by h6, inside the append transaction that filled it: the
+// B-tree then sees sorted inserts, and the pages written per leaf drop to
+// (index pages)/(chunk size).
+//
+// Most lookups are for new leaves, and a miss in a disk B-tree larger than the
+// page cache costs a page read (2.6 µs per leaf at 1M leaves, 16% of append
+// time). A fixed-size filter over the disk level's prefixes (one bit per top
+// 25 bits of h6, 4 MiB, stored in tree_dedup_filter and rewritten at each
+// flush) skips the probe for most of them: 3% false positives at 1M disk
+// entries, 26% at 10M. Its size does not grow with the tree; it only loses
+// effect. Bits are never cleared (truncation leaves stale ones): a stale bit
+// costs one probe, never a wrong answer.
 import type Database from 'better-sqlite3';
 import { bytesEqual } from '../hex.js';
+import { TreeIntegrityError } from './errors.js';
 import type { Hash } from '../types.js';
 
 const DIGEST_PAGE = 4096;
+const INSERT_ROWS = 128;
 
 /** Default leaves per flush of the memory level: ~5 MB of typed arrays, allocated once. */
 export const DEFAULT_DEDUP_CHUNK = 131072;
@@ -43,6 +54,25 @@ function slotOf(h6: number, mask: number): number {
   const lo = (h6 % 0x1000000) ^ SEED;
   const hi = Math.floor(h6 / 0x1000000);
   return (Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> 0) & mask;
+}
+
+const FILTER_BITS_LOG2 = 25;
+const FILTER_BYTES = 2 ** (FILTER_BITS_LOG2 - 3);
+const FILTER_SHIFT = 2 ** (48 - FILTER_BITS_LOG2);
+
+/** One bit per value of the top 25 bits of h6: "some disk entry may have this prefix". */
+class PrefixFilter {
+  bits = new Uint8Array(FILTER_BYTES);
+
+  add(h6: number): void {
+    const bit = Math.floor(h6 / FILTER_SHIFT);
+    this.bits[bit >>> 3] = (this.bits[bit >>> 3] as number) | (1 << (bit & 7));
+  }
+
+  has(h6: number): boolean {
+    const bit = Math.floor(h6 / FILTER_SHIFT);
+    return ((this.bits[bit >>> 3] as number) & (1 << (bit & 7))) !== 0;
+  }
 }
 
 /** Open-addressing multimap h6 → index, linear probing, no deletions (rebuilt instead). */
@@ -133,14 +163,18 @@ export class LeafHashIndex {
   private upto = 0;
   private size = 0;
   private readonly memory = new MemoryLevel();
+  private readonly filter = new PrefixFilter();
   // h6 of leaves [upto, size) in index order: the flush order source.
   private recent = new Float64Array(1024);
 
   private readonly probeOne: Database.Statement<[number], number>;
   private readonly probeMany: Database.Statement<[string], [number, number]>;
   private readonly insert: Database.Statement<[number, number]>;
+  private readonly insertRows: Database.Statement<[number[]]>;
   private readonly deleteFrom: Database.Statement<[number]>;
   private readonly page: Database.Statement<[number, number], [number, number]>;
+  private readonly readFilter: Database.Statement<[], Buffer>;
+  private readonly writeFilter: Database.Statement<[Uint8Array]>;
   private readonly readUpto: Database.Statement<[], number>;
   private readonly writeUpto: Database.Statement<[number]>;
 
@@ -159,12 +193,20 @@ export class LeafHashIndex {
       .prepare<[string], [number, number]>('SELECT h6, idx FROM tree_dedup WHERE h6 IN (SELECT value FROM json_each(?))')
       .raw();
     this.insert = db.prepare<[number, number]>('INSERT INTO tree_dedup (h6, idx) VALUES (?, ?)');
+    // Many rows per statement: a quarter less CPU per row than one each.
+    this.insertRows = db.prepare<[number[]]>(
+      `INSERT INTO tree_dedup (h6, idx) VALUES ${new Array(INSERT_ROWS).fill('(?, ?)').join(', ')}`,
+    );
     this.deleteFrom = db.prepare<[number]>('DELETE FROM tree_dedup WHERE idx >= ?');
     this.page = db
       .prepare<[number, number], [number, number]>(
         `SELECT h6, idx FROM tree_dedup WHERE (h6, idx) > (?, ?) ORDER BY h6, idx LIMIT ${DIGEST_PAGE}`,
       )
       .raw();
+    this.readFilter = db.prepare<[], Buffer>('SELECT bits FROM tree_dedup_filter WHERE id = 0').pluck();
+    this.writeFilter = db.prepare<[Uint8Array]>(
+      'INSERT INTO tree_dedup_filter (id, bits) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET bits = excluded.bits',
+    );
     this.readUpto = db.prepare<[], number>("SELECT value FROM tree_state WHERE name = 'dedup_upto'").pluck();
     this.writeUpto = db.prepare<[number]>("UPDATE tree_state SET value = ? WHERE name = 'dedup_upto'");
   }
@@ -180,7 +222,11 @@ export class LeafHashIndex {
    */
   load(size: number, hashesFrom: (start: number, end: number) => Iterable<Hash>): void {
     this.upto = this.readUpto.get() ?? 0;
-    if (this.upto > size) throw new Error(`corrupt tree: dedup index covers ${this.upto} leaves of ${size}`);
+    if (this.upto > size) throw new TreeIntegrityError(`the dedup index covers ${this.upto} leaves of ${size}`);
+    const stored: unknown = this.readFilter.get();
+    if (Buffer.isBuffer(stored) && stored.length === FILTER_BYTES) this.filter.bits.set(stored);
+    else if (this.upto === 0) this.filter.bits.fill(0);
+    else this.rebuildFilter();
     this.size = this.upto;
     this.memory.reset(Math.max(size - this.upto, this.chunk));
     for (const h of hashesFrom(this.upto, size)) this.add(h, this.size);
@@ -192,7 +238,7 @@ export class LeafHashIndex {
    */
   lookup(hash: Hash): number | undefined {
     const h6 = hashPrefix(hash);
-    if (this.upto > 0) {
+    if (this.upto > 0 && this.filter.has(h6)) {
       for (const index of this.probeOne.all(h6)) if (this.confirm(index, hash)) return index;
     }
     return this.lookupMemory(h6, hash);
@@ -202,9 +248,10 @@ export class LeafHashIndex {
   lookupMany(hashes: readonly Hash[]): Array<number | undefined> {
     const prefixes = hashes.map(hashPrefix);
     const found: Array<number | undefined> = new Array<number | undefined>(hashes.length).fill(undefined);
-    if (this.upto > 0 && hashes.length > 0) {
+    const maybeOnDisk = this.upto > 0 ? prefixes.filter((h6) => this.filter.has(h6)) : [];
+    if (maybeOnDisk.length > 0) {
       const candidates = new Map<number, number[]>();
-      for (const [h6, index] of this.probeMany.all(JSON.stringify(prefixes))) {
+      for (const [h6, index] of this.probeMany.all(JSON.stringify(maybeOnDisk))) {
         const list = candidates.get(h6);
         if (list === undefined) candidates.set(h6, [index]);
         else list.push(index);
@@ -244,7 +291,23 @@ export class LeafHashIndex {
   /** Moves full chunks from memory to disk. Call inside the write transaction that added them. */
   flush(): void {
     while (this.size - this.upto >= this.chunk) {
-      for (const i of this.sortedChunk()) this.insert.run(this.recent[i] as number, this.upto + i);
+      const order = this.sortedChunk();
+      const args = new Array<number>(2 * INSERT_ROWS);
+      let at = 0;
+      for (; at + INSERT_ROWS <= order.length; at += INSERT_ROWS) {
+        for (let j = 0; j < INSERT_ROWS; j++) {
+          const i = order[at + j] as number;
+          args[2 * j] = this.recent[i] as number;
+          args[2 * j + 1] = this.upto + i;
+        }
+        this.insertRows.run(args);
+      }
+      for (; at < order.length; at++) {
+        const i = order[at] as number;
+        this.insert.run(this.recent[i] as number, this.upto + i);
+      }
+      for (let i = 0; i < this.chunk; i++) this.filter.add(this.recent[i] as number);
+      this.writeFilter.run(this.filter.bits);
       this.upto += this.chunk;
       this.writeUpto.run(this.upto);
       // Rebuild the memory level from what is left.
@@ -286,16 +349,33 @@ export class LeafHashIndex {
     this.writeUpto.run(keep);
   }
 
-  /** Digest of every disk entry, read in pages so memory stays bounded. */
+  /**
+   * Digest of every disk entry, read in pages so memory stays bounded.
+   * Throws TreeIntegrityError if the filter lacks an entry's prefix.
+   */
   diskDigest(): EntryDigest {
     const digest = new EntryDigest();
+    this.forEachDiskEntry((h6, index) => {
+      if (!this.filter.has(h6)) throw new TreeIntegrityError(`the dedup filter misses the entry for leaf ${index}`);
+      digest.add(h6, index);
+    });
+    return digest;
+  }
+
+  private forEachDiskEntry(visit: (h6: number, index: number) => void): void {
     let last: [number, number] = [-1, -1];
     for (;;) {
       const page = this.page.all(last[0], last[1]);
-      for (const [h6, index] of page) digest.add(h6, index);
-      if (page.length < DIGEST_PAGE) return digest;
+      for (const [h6, index] of page) visit(h6, index);
+      if (page.length < DIGEST_PAGE) return;
       last = page[page.length - 1] as [number, number];
     }
+  }
+
+  /** For a file without a stored filter: O(disk entries), in memory only. */
+  private rebuildFilter(): void {
+    this.filter.bits.fill(0);
+    this.forEachDiskEntry((h6) => this.filter.add(h6));
   }
 
   private lookupMemory(h6: number, hash: Hash): number | undefined {

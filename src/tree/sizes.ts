@@ -11,13 +11,6 @@ export function isTreeSize(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
 }
 
-/** The largest power of two strictly less than n; requires n ≥ 2 (the RFC 6962 split point k). */
-export function splitPoint(n: number): number {
-  let k = 1;
-  while (k * 2 < n) k *= 2;
-  return k;
-}
-
 const POWERS_OF_TWO = Float64Array.from({ length: 64 }, (_, i) => 2 ** i);
 
 /** 2^k for integers 0 ≤ k ≤ 63: a table read, since Math.pow is measurable on hot paths. */

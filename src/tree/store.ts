@@ -2,10 +2,11 @@
 //
 // Storage (schema version 1, tables prefixed tree_):
 // - tree_leaf_tiles(k, leaves): leaves [256k, 256k+256), length-prefixed (leaf-tiles.ts).
-// - tree_hash_tiles(id, hashes): every complete subtree's hash, in 8-level
+// - tree_hash_tiles(id, hashes): every complete subtree's hash, in 6-level
 //   tiles (tiles.ts), so a proof reads ~one row per 8 levels and never
 //   rehashes leaves. Partial tiles on the right edge grow by appending.
-// - tree_dedup(h6, idx): the disk level of the leaf-hash map (dedup.ts).
+// - tree_dedup(h6, idx), tree_dedup_filter: the disk level of the leaf-hash
+//   map and a fixed-size prefix filter over it (dedup.ts).
 // - tree_state(name, value): schema_version, size, dedup_upto.
 // - tree_meta(key, value): free-form metadata for callers (getMeta/setMeta).
 // Roughly 230 bytes per 128-byte leaf: 132 leaf, 64 hashes, ~20 dedup, plus B-tree slack.
@@ -25,7 +26,7 @@ import { edgeLevels, RightEdge } from './compact.js';
 import { TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.js';
 import { leafHash } from './hash.js';
 import { decodeLeaves, encodeLeaves, prefixBytes } from './leaf-tiles.js';
-import { consistencyProof, inclusionProof, rootHash, type NodeReader } from './proof.js';
+import { consistencyProof, inclusionProof, rootHash, type NodeReader, type SubtreeMemo } from './proof.js';
 import { isTreeSize, pow2 } from './sizes.js';
 import { TileCache } from './tile-cache.js';
 import {
@@ -59,6 +60,7 @@ CREATE TABLE tree_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID
 CREATE TABLE tree_leaf_tiles (k INTEGER PRIMARY KEY, leaves BLOB NOT NULL);
 CREATE TABLE tree_hash_tiles (id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
 CREATE TABLE tree_dedup (h6 INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (h6, idx)) WITHOUT ROWID;
+CREATE TABLE tree_dedup_filter (id INTEGER PRIMARY KEY, bits BLOB NOT NULL);
 INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('size', 0), ('dedup_upto', 0);
 `;
 
@@ -96,6 +98,37 @@ function copyHash(bytes: Uint8Array): Hash {
 }
 
 /**
+ * Hashes of ragged subtrees [lo, hi) (see SubtreeMemo), bounded. Ragged
+ * subtrees end at a tree size, so entries are grouped by hi; numbers as keys
+ * avoid building strings on the proof path. Copies in and out, since callers
+ * may modify the hashes they are given.
+ */
+class SubtreeMemoMap implements SubtreeMemo {
+  private readonly byEnd = new Map<number, Map<number, Hash>>();
+  private entries = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  get(lo: number, hi: number): Hash | undefined {
+    const h = this.byEnd.get(hi)?.get(lo);
+    return h === undefined ? undefined : copyHash(h);
+  }
+
+  set(lo: number, hi: number, hash: Hash): void {
+    if (this.entries >= this.capacity) this.clear();
+    let starts = this.byEnd.get(hi);
+    if (starts === undefined) this.byEnd.set(hi, (starts = new Map()));
+    if (!starts.has(lo)) this.entries++;
+    starts.set(lo, copyHash(hash));
+  }
+
+  clear(): void {
+    this.byEnd.clear();
+    this.entries = 0;
+  }
+}
+
+/**
  * Leaf hashes seen earlier in one batch. Keyed by the 6-byte prefix (a number
  * key is much cheaper than a string); hashes that share a prefix with a
  * different one, which takes deliberate grinding, go to an exact map.
@@ -127,21 +160,8 @@ export class TreeStore {
   private dataVersion = -1; // -1: cached state must be reloaded before use
   private readonly tiles: TileCache;
   private readonly index: LeafHashIndex;
-  private readonly memo = new Map<string, Hash>();
-  private readonly reader: NodeReader = {
-    node: (level, index) => this.node(level, index),
-    memo: {
-      // Copies in and out: callers may modify the hashes they are given.
-      get: (lo, hi) => {
-        const h = this.memo.get(`${lo},${hi}`);
-        return h === undefined ? undefined : copyHash(h);
-      },
-      set: (lo, hi, hash) => {
-        if (this.memo.size >= MEMO_ENTRIES) this.memo.clear();
-        this.memo.set(`${lo},${hi}`, copyHash(hash));
-      },
-    },
-  };
+  private readonly memo = new SubtreeMemoMap(MEMO_ENTRIES);
+  private readonly reader: NodeReader = { node: (level, index) => this.node(level, index), memo: this.memo };
   private readonly readTx: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly writeTx: Database.Transaction<(fn: () => unknown) => unknown>;
 

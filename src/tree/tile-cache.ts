@@ -7,10 +7,14 @@
 
 export class TileCache {
   private readonly tiles = new Map<number, Buffer>();
+  // Insertion order as a ring of ids: evicting needs no Map iterator.
+  private readonly order: number[];
+  private next = 0;
 
   /** capacity in tiles (a full tile is 4 KiB): memory stays bounded whatever the tree size. */
   constructor(private readonly capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`invalid tile cache capacity ${capacity}`);
+    this.order = new Array<number>(capacity).fill(-1);
   }
 
   /** The cached blob if it holds at least minBytes. */
@@ -20,13 +24,20 @@ export class TileCache {
   }
 
   set(id: number, tile: Buffer): void {
-    if (!this.tiles.delete(id) && this.tiles.size >= this.capacity) {
-      this.tiles.delete(this.tiles.keys().next().value as number);
+    if (this.tiles.has(id)) {
+      this.tiles.set(id, tile); // a longer version of a cached tile keeps its place
+      return;
     }
+    const evicted = this.order[this.next] as number;
+    if (evicted !== -1) this.tiles.delete(evicted);
+    this.order[this.next] = id;
+    this.next = (this.next + 1) % this.capacity;
     this.tiles.set(id, tile);
   }
 
   clear(): void {
     this.tiles.clear();
+    this.order.fill(-1);
+    this.next = 0;
   }
 }
