@@ -7,7 +7,7 @@
 import { readPublicKeyFile } from '../crypto/keyfile.js';
 import { ConfigError, UpstreamError } from '../errors.js';
 import { verifyTreeHeadSignature } from '../formats/checkpoint.js';
-import type { SignedTreeHead } from '../formats/tree-head.js';
+import type { CosignedTreeHead, SignedTreeHead } from '../formats/tree-head.js';
 import { bytesEqual, toHex } from '../hex.js';
 import type { Logger } from '../log.js';
 import { RepeatFilter } from '../log-repeats.js';
@@ -24,12 +24,18 @@ export interface ReplicationParts {
   checkNotForked?: () => Promise<void>;
 }
 
+/** What the gate and the startup fork check ask a secondary. */
+export interface GateSource extends SecondaryHeadSource {
+  /** The published (log-signed) head it serves on its internal API, if any. */
+  publishedTreeHead(): Promise<CosignedTreeHead | undefined>;
+}
+
 /** One configured secondary, as the gate talks to it. */
 export interface GateSecondary {
   /** How log lines name it (its URL). */
   name: string;
   publicKey: PublicKey;
-  source: SecondaryHeadSource;
+  source: GateSource;
 }
 
 /** The primary's tree, as the gate reads it. */
@@ -52,7 +58,7 @@ export function buildReplicationGate(ctx: ExtensionContext): ReplicationParts | 
   log.info(`replication gate: ${secondaries.length} secondar${secondaries.length === 1 ? 'y' : 'ies'} (${secondaries.map((s) => s.name).join(', ')})`);
   return {
     gate: new SecondaryGate(secondaries, tree, log),
-    checkNotForked: () => checkNotForked(secondaries, tree, log),
+    checkNotForked: () => checkNotForked(secondaries, tree, log, ctx.logPublicKey),
   };
 }
 
@@ -117,31 +123,17 @@ export class SecondaryGate implements ReplicationGate {
  * not (longer, or a different root) means another node sequenced leaves:
  * starting would fork the log. An unreachable secondary, or one whose
  * signature does not verify (it proves nothing), does not block startup.
+ * With the log key, a configured secondary that was promoted is caught too:
+ * it no longer serves a head of its own, but it serves the published head,
+ * signed with this log's key, and that must be a prefix of this tree.
  */
-export async function checkNotForked(secondaries: readonly GateSecondary[], tree: GateTree, log: Logger): Promise<void> {
+export async function checkNotForked(secondaries: readonly GateSecondary[], tree: GateTree, log: Logger, logPublicKey?: PublicKey): Promise<void> {
   const localSize = tree.size();
   const problems = await Promise.all(
     secondaries.map(async (s): Promise<string | undefined> => {
-      let head: SignedTreeHead;
-      try {
-        head = await s.source.treeHeadToCosign();
-      } catch (err) {
-        if (!(err instanceof UpstreamError)) throw err;
-        log.warning(`cannot ask secondary ${s.name} whether it holds a longer tree (starting anyway): ${err.message}`);
-        return undefined;
-      }
-      if (!verifyTreeHeadSignature(s.publicKey, head)) {
-        log.warning(`secondary ${s.name}: its tree head is not signed by the key in its secondary-pubkey-file; not trusting it for the fork check`);
-        return undefined;
-      }
-      if (head.size > localSize) {
-        return `secondary ${s.name} holds ${head.size} leaves but this node's tree has only ${localSize}`;
-      }
-      const ours = rootAt(tree, head.size);
-      if (!bytesEqual(ours, head.rootHash)) {
-        return `secondary ${s.name} has root ${toHex(head.rootHash)} at size ${head.size} but this node has ${toHex(ours)}`;
-      }
-      return undefined;
+      const own = await ownHeadProblem(s, tree, localSize, log);
+      if (own !== undefined || logPublicKey === undefined) return own;
+      return publishedHeadProblem(s, tree, localSize, logPublicKey, log);
     }),
   );
   const found = problems.filter((p): p is string => p !== undefined);
@@ -152,6 +144,44 @@ export async function checkNotForked(secondaries: readonly GateSecondary[], tree
         'Retire this node, or re-seed it as a secondary of the current primary.',
     );
   }
+}
+
+/** The secondary's own signed head, against this tree. */
+async function ownHeadProblem(s: GateSecondary, tree: GateTree, localSize: number, log: Logger): Promise<string | undefined> {
+  let head: SignedTreeHead;
+  try {
+    head = await s.source.treeHeadToCosign();
+  } catch (err) {
+    if (!(err instanceof UpstreamError)) throw err;
+    log.warning(`cannot ask secondary ${s.name} whether it holds a longer tree (starting anyway): ${err.message}`);
+    return undefined;
+  }
+  if (!verifyTreeHeadSignature(s.publicKey, head)) {
+    log.warning(`secondary ${s.name}: its tree head is not signed by the key in its secondary-pubkey-file; not trusting it for the fork check`);
+    return undefined;
+  }
+  return notAPrefix(`secondary ${s.name}`, head, tree, localSize);
+}
+
+/** The log-signed head the secondary serves (kept from its upstream, or its own if it was promoted), against this tree. */
+async function publishedHeadProblem(s: GateSecondary, tree: GateTree, localSize: number, logPublicKey: PublicKey, log: Logger): Promise<string | undefined> {
+  let head: CosignedTreeHead | undefined;
+  try {
+    head = await s.source.publishedTreeHead();
+  } catch (err) {
+    if (!(err instanceof UpstreamError)) throw err;
+    log.debug(`secondary ${s.name}: no published tree head to compare with: ${err.message}`);
+    return undefined;
+  }
+  if (head === undefined || !verifyTreeHeadSignature(logPublicKey, head)) return undefined;
+  return notAPrefix(`${s.name} serves a tree head signed with this log's key that`, head, tree, localSize);
+}
+
+function notAPrefix(who: string, head: SignedTreeHead, tree: GateTree, localSize: number): string | undefined {
+  if (head.size > localSize) return `${who} holds ${head.size} leaves but this node's tree has only ${localSize}`;
+  const ours = rootAt(tree, head.size);
+  if (!bytesEqual(ours, head.rootHash)) return `${who} has root ${toHex(head.rootHash)} at size ${head.size} but this node has ${toHex(ours)}`;
+  return undefined;
 }
 
 function rootAt(tree: GateTree, size: number): Hash {
