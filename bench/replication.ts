@@ -286,5 +286,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     maxRange: Number(process.env.MAX_RANGE ?? 512),
     secondaryIntervalMs: Number(process.env.SECONDARY_INTERVAL_MS ?? 1_000),
   });
-  for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(60)} ${Number.isInteger(v) ? v : v.toFixed(1)}`);
+  for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(60)} ${Number.isInteger(v) ? v : v.toFixed(Math.abs(v) < 10 ? 3 : 1)}`);
 }
