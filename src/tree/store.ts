@@ -48,7 +48,11 @@ export const SCHEMA_VERSION = 1;
 export { TreeDivergenceError, TreeGapError, TreeIntegrityError };
 
 export interface TreeStoreOptions {
-  /** Leaves per flush of the dedup memory level (≥ 1); small values let tests exercise flushes. */
+  /**
+   * Leaves per move of the dedup memory level to disk (≥ 1), fixed when the
+   * file is created (ignored for an existing file); small values let tests
+   * exercise the moves. Default 131072.
+   */
   readonly dedupChunk?: number;
   /** Hash tiles kept in the in-process cache (≥ 1; a full tile is 4 KiB). Default 2048. */
   readonly tileCacheTiles?: number;
@@ -61,7 +65,7 @@ CREATE TABLE tree_leaf_tiles (k INTEGER PRIMARY KEY, leaves BLOB NOT NULL);
 CREATE TABLE tree_hash_tiles (id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
 CREATE TABLE tree_dedup (h6 INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (h6, idx)) WITHOUT ROWID;
 CREATE TABLE tree_dedup_filter (id INTEGER PRIMARY KEY, bits BLOB NOT NULL);
-INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('size', 0), ('dedup_upto', 0);
+INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('size', 0), ('dedup_upto', 0), ('dedup_slices', 0);
 `;
 
 // Page cache per connection: bounded, so memory does not grow with the tree;
@@ -72,11 +76,12 @@ const DEFAULT_TILE_CACHE_TILES = 2048; // ≤ 8 MiB
 const MEMO_ENTRIES = 4096;
 const INTEGRITY_PAGE_TILES = 64;
 
-function createOrCheckSchema(db: Database.Database, path: string): void {
+function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: number): void {
   db.transaction(() => {
     const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tree_state'").get();
     if (exists === undefined) {
       db.exec(SCHEMA);
+      db.prepare("INSERT INTO tree_state (name, value) VALUES ('dedup_chunk', ?)").run(dedupChunk);
       return;
     }
     const version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
@@ -193,7 +198,7 @@ export class TreeStore {
   private constructor(db: Database.Database, options: TreeStoreOptions) {
     this.db = db;
     this.tiles = new TileCache(options.tileCacheTiles ?? DEFAULT_TILE_CACHE_TILES);
-    this.index = new LeafHashIndex(db, (i) => this.node(0, i), options.dedupChunk ?? DEFAULT_DEDUP_CHUNK);
+    this.index = new LeafHashIndex(db, (i) => this.node(0, i));
     this.readTx = db.transaction((fn: () => unknown) => {
       this.refresh();
       return fn();
@@ -238,7 +243,9 @@ export class TreeStore {
       if (mode !== 'wal') throw new Error(`${path}: cannot use WAL mode (got ${String(mode)})`);
       db.pragma('synchronous = FULL');
       db.pragma(`cache_size = -${CACHE_KIB}`);
-      createOrCheckSchema(db, path);
+      const dedupChunk = options.dedupChunk ?? DEFAULT_DEDUP_CHUNK;
+      if (!Number.isSafeInteger(dedupChunk) || dedupChunk < 1) throw new RangeError(`invalid dedup chunk ${dedupChunk}`);
+      createOrCheckSchema(db, path, dedupChunk);
       return new TreeStore(db, options);
     } catch (e) {
       db.close();
@@ -471,7 +478,8 @@ export class TreeStore {
           }
           for (const leaf of leaves) {
             const h = leafHash(leaf);
-            if (next < this.index.indexedOnDisk) fromLeaves.add(hashPrefix(h), next);
+            const h6 = hashPrefix(h);
+            if (this.index.isOnDisk(next, h6)) fromLeaves.add(h6, next);
             edge.push(h, sink);
             next++;
           }
@@ -491,7 +499,7 @@ export class TreeStore {
         throw new TreeIntegrityError(`${hashTiles} hash tiles stored for ${size} leaves, expected ${wantHashTiles}`);
       }
       if (!this.index.diskDigest().equals(fromLeaves)) {
-        throw new TreeIntegrityError(`the leaf-hash index does not match leaves [0, ${this.index.indexedOnDisk})`);
+        throw new TreeIntegrityError('the on-disk leaf-hash index does not match the stored leaves');
       }
       const root = edge.root();
       if (!bytesEqual(root, rootHash(this.reader, size))) {

@@ -30,7 +30,7 @@ export const TILE_WIDTH = 2 ** TILE_HEIGHT;
 /** Hashes in a full hash tile: 2^H + 2^(H-1) + … + 2 = 2^(H+1) - 2 (126 for H = 6). */
 export const FULL_TILE_HASHES = 2 * TILE_WIDTH - 2;
 /** Leaves per leaf tile. */
-export const LEAF_TILE_WIDTH = 256;
+export const LEAF_TILE_WIDTH = 30;
 
 // Tile ids pack (L, k) into one safe integer: k < 2^53 / 2^H = 2^47 and
 // L ≤ 53/H < 9, so L·2^47 + k < 9·2^47 < 2^51.

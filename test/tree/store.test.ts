@@ -11,6 +11,7 @@ import {
   TreeStore,
   type TreeStoreOptions,
 } from '../../src/tree/store.js';
+import { LEAF_TILE_WIDTH } from '../../src/tree/tiles.js';
 import { verifyConsistency, verifyInclusion } from '../../src/tree/verify.js';
 import type { Hash } from '../../src/types.js';
 import { dbPath, leafOf, leavesOf, memoryReader, prefixRoots, tempDir } from './helpers.js';
@@ -228,6 +229,46 @@ describe('TreeStore appends', () => {
     again.verifyIntegrity();
   });
 
+  it('keeps every leaf findable while chunks move to disk slice by slice, across reopen and truncate', () => {
+    const { store, path } = fresh({ dedupChunk: 64 });
+    let current = store;
+    for (let n = 0; n < 400; n++) {
+      assert.deepEqual(current.appendLeaves([leafOf(n)]), [n]);
+      for (const i of [0, n >> 1, n - 1, n]) {
+        if (i >= 0) assert.equal(current.indexOfLeafHash(leafHash(leafOf(i))), i, `leaf ${i} at size ${n + 1}`);
+      }
+      assert.deepEqual(current.appendLeaves([leafOf(n >> 2)]), [n >> 2], `duplicate at size ${n + 1}`);
+      if (n % 97 === 0) {
+        current.verifyIntegrity();
+        current.close();
+        current = reopen(path);
+      }
+    }
+    for (const n of [300, 270, 129, 100]) {
+      current.truncate(n);
+      current.verifyIntegrity();
+      for (let i = 0; i < 400; i += 7) {
+        assert.equal(current.indexOfLeafHash(leafHash(leafOf(i))), i < n ? i : undefined, `leaf ${i} after truncating to ${n}`);
+      }
+    }
+    current.appendLeaves(leavesOf(100, 400));
+    current.verifyIntegrity();
+    for (let i = 0; i < 400; i++) assert.equal(current.indexOfLeafHash(leafHash(leafOf(i))), i);
+  });
+
+  it('rebuilds a missing leaf-hash filter from the disk level', () => {
+    const { store, path } = fresh({ dedupChunk: 8 });
+    store.appendLeaves(leavesOf(0, 100));
+    store.close();
+    const other = new Database(path);
+    other.exec('DELETE FROM tree_dedup_filter WHERE id % 2 = 0');
+    other.close();
+    const again = reopen(path);
+    for (let i = 0; i < 100; i++) assert.equal(again.indexOfLeafHash(leafHash(leafOf(i))), i);
+    assert.deepEqual(again.appendLeaves([leafOf(3), leafOf(100)]), [3, 100]);
+    again.verifyIntegrity();
+  });
+
   it('finds a leaf whose hash shares its 6-byte prefix with another only by its full hash', () => {
     // The disk level is keyed by a hash prefix; collisions must not merge leaves.
     const { store } = fresh({ dedupChunk: 2 });
@@ -323,7 +364,8 @@ describe('TreeStore truncate', () => {
     const leaves = leavesOf(0, 600);
     const { store } = fresh({ dedupChunk: 64 });
     appendInBatches(store, leaves);
-    for (const n of [599, 520, 512, 511, 257, 256, 255, 130, 128, 127, 64, 63, 1, 0]) {
+    // Tile boundaries (hash tiles: 64, 4096; leaf tiles: 30) and dedup chunk/slice states.
+    for (const n of [599, 520, 512, 511, 257, 256, 255, 130, 128, 127, 91, 90, 89, 64, 63, 61, 60, 59, 30, 29, 1, 0]) {
       store.truncate(n);
       assertSameTree(store, leaves.slice(0, n));
       assert.equal(store.indexOfLeafHash(leafHash(leaves[n] as Uint8Array)), undefined, `leaf ${n} gone`);
@@ -375,7 +417,7 @@ describe('TreeStore persistence and sharing', () => {
     assert.equal(again.indexOfLeafHash(leafHash(leafOf(299))), 299);
     again.close();
 
-    // A different dedup chunk size reads the same file correctly.
+    // The dedup chunk size belongs to the file: another one on reopen is ignored.
     const third = reopen(path, { dedupChunk: 7 });
     assert.equal(third.indexOfLeafHash(leafHash(leafOf(17))), 17);
     assert.deepEqual(third.appendLeaves([leafOf(5), leafOf(300)]), [5, 300]);
@@ -434,7 +476,8 @@ describe('TreeStore verifyIntegrity', () => {
   }
 
   it('detects a changed leaf', () => {
-    damaged("UPDATE tree_leaf_tiles SET leaves = CAST(replace(CAST(leaves AS TEXT), 'leaf-300-', 'leaf-301-') AS BLOB) WHERE k = 1");
+    const k = Math.floor(300 / LEAF_TILE_WIDTH);
+    damaged(`UPDATE tree_leaf_tiles SET leaves = CAST(replace(CAST(leaves AS TEXT), 'leaf-300-', 'leaf-301-') AS BLOB) WHERE k = ${k}`);
   });
   it('detects a missing leaf tile', () => damaged('DELETE FROM tree_leaf_tiles WHERE k = 1'));
   it('detects an extra leaf', () => damaged("UPDATE tree_leaf_tiles SET leaves = CAST(leaves || x'0000000161' AS BLOB) WHERE k = 2"));
@@ -445,4 +488,7 @@ describe('TreeStore verifyIntegrity', () => {
   it('detects a missing hash tile', () => damaged('DELETE FROM tree_hash_tiles WHERE id = 0'));
   it('detects a wrong leaf-hash index entry', () => damaged('UPDATE tree_dedup SET idx = idx + 1 WHERE idx = 40'));
   it('detects a missing leaf-hash index entry', () => damaged('DELETE FROM tree_dedup WHERE idx = 41'));
+  it('detects a leaf-hash filter that misses an entry', () => {
+    damaged('UPDATE tree_dedup_filter SET bits = zeroblob(length(bits))');
+  });
 });
