@@ -259,8 +259,7 @@ export class TreeStore {
 
   /** Number of durably stored leaves. */
   size(): number {
-    this.refresh();
-    return this.sizeNow;
+    return this.read(() => this.sizeNow);
   }
 
   /**
