@@ -33,7 +33,7 @@
 // tree; it only loses effect. Bits are never cleared (truncation leaves stale
 // ones): a stale bit costs one probe, never a wrong answer.
 import type Database from 'better-sqlite3';
-import { bytesEqual } from '../hex.js';
+import { bytesEqual, toHex } from '../hex.js';
 import { TreeIntegrityError } from './errors.js';
 import type { Hash } from '../types.js';
 
@@ -454,5 +454,28 @@ export class LeafHashIndex {
 
   private confirm(index: number, hash: Hash): boolean {
     return bytesEqual(this.leafHashAt(index), hash);
+  }
+}
+
+/**
+ * Leaf hashes seen earlier in one batch. Keyed by the 6-byte prefix (a number
+ * key is much cheaper than a string); hashes that share a prefix with a
+ * different one, which takes deliberate grinding, go to an exact map.
+ */
+export class BatchDedup {
+  private readonly byPrefix = new Map<number, { hash: Hash; index: number }>();
+  private readonly exact = new Map<string, number>();
+
+  get(hash: Hash): number | undefined {
+    const hit = this.byPrefix.get(hashPrefix(hash));
+    if (hit === undefined) return undefined;
+    if (bytesEqual(hit.hash, hash)) return hit.index;
+    return this.exact.get(toHex(hash));
+  }
+
+  set(hash: Hash, index: number): void {
+    const h6 = hashPrefix(hash);
+    if (this.byPrefix.has(h6)) this.exact.set(toHex(hash), index);
+    else this.byPrefix.set(h6, { hash, index });
   }
 }

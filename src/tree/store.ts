@@ -1,33 +1,42 @@
 // TreeStore: the log's Merkle tree, durably, in one SQLite file.
 //
-// Storage (schema version 1, tables prefixed tree_):
-// - tree_leaf_tiles(k, leaves): leaves [256k, 256k+256), length-prefixed (leaf-tiles.ts).
-// - tree_hash_tiles(id, hashes): every complete subtree's hash, in 6-level
-//   tiles (tiles.ts), so a proof reads ~one row per 8 levels and never
-//   rehashes leaves. Partial tiles on the right edge grow by appending.
+// Storage (schema version 1; tables prefixed tree_):
+// - tree_leaf_tiles(k, leaves): leaves [30k, 30k+30), length-prefixed
+//   (leaf-tiles.ts); 30 Sigsum leaves fill one 4 KiB page.
+// - tree_hash_tiles(id, hashes): the hash of every complete subtree, in
+//   6-level tiles of one page each (tiles.ts): a proof reads about one row per
+//   6 levels and never rehashes leaves; tiles on the right edge grow by
+//   appending.
 // - tree_dedup(h6, idx), tree_dedup_filter: the disk level of the leaf-hash
-//   map and a fixed-size prefix filter over it (dedup.ts).
-// - tree_state(name, value): schema_version, size, dedup_upto.
+//   map and a fixed-size filter over it (dedup.ts).
+// - tree_state(name, value): schema_version, size, dedup_chunk, dedup_upto,
+//   dedup_slices.
 // - tree_meta(key, value): free-form metadata for callers (getMeta/setMeta).
-// Roughly 230 bytes per 128-byte leaf: 132 leaf, 64 hashes, ~20 dedup, plus B-tree slack.
+// Measured 222 bytes per 128-byte leaf at 1M leaves: 132 leaf, 64 hashes,
+// ~20 dedup, plus page slack and the 4 MiB filter.
 //
 // Durability: WAL mode with synchronous=FULL, so the WAL is fsynced at every
 // COMMIT and a transaction that has committed survives power loss (with
 // synchronous=NORMAL a WAL commit can be lost until the next checkpoint).
-// Every write method is one IMMEDIATE transaction: all of it or none of it.
+// Every write method is one IMMEDIATE transaction: all of it or none of it,
+// durable once it returns.
 //
 // Concurrency: one process writes (the node); other connections, in this
 // process or others, may read. Reads run in a read transaction, so each sees
-// one snapshot; cached state is dropped whenever PRAGMA data_version shows
-// another connection committed.
+// one snapshot; cached state (tiles, ragged-edge memo, the dedup memory level)
+// is rebuilt whenever PRAGMA data_version shows another connection committed.
+// Memory is bounded whatever the tree size: 8 MiB SQLite page cache, 8 MiB
+// tile cache, ~5 MiB dedup memory level, 4 MiB filter.
 import Database from 'better-sqlite3';
-import { DEFAULT_DEDUP_CHUNK, EntryDigest, hashPrefix, LeafHashIndex } from './dedup.js';
+import { BatchDedup, DEFAULT_DEDUP_CHUNK, LeafHashIndex } from './dedup.js';
 import { edgeLevels, RightEdge } from './compact.js';
+import { checkStoredTree } from './integrity.js';
 import { TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.js';
 import { leafHash } from './hash.js';
 import { decodeLeaves, encodeLeaves, prefixBytes } from './leaf-tiles.js';
-import { consistencyProof, inclusionProof, rootHash, type NodeReader, type SubtreeMemo } from './proof.js';
+import { consistencyProof, inclusionProof, rootHash, type NodeReader } from './proof.js';
 import { isTreeSize, pow2 } from './sizes.js';
+import { SubtreeMemoMap } from './subtree-memo.js';
 import { TileCache } from './tile-cache.js';
 import {
   firstTileId,
@@ -38,9 +47,8 @@ import {
   tileCount,
   tileId,
   tileLevels,
-  TILE_HEIGHT,
 } from './tiles.js';
-import { bytesEqual, toHex } from '../hex.js';
+import { bytesEqual } from '../hex.js';
 import { HASH_SIZE, type Hash } from '../types.js';
 
 export const SCHEMA_VERSION = 1;
@@ -74,7 +82,7 @@ const CACHE_KIB = 8192;
 const DEFAULT_TILE_CACHE_TILES = 2048; // ≤ 8 MiB
 // Ragged-edge subtree hashes remembered (see SubtreeMemo); ~100 bytes each.
 const MEMO_ENTRIES = 4096;
-const INTEGRITY_PAGE_TILES = 64;
+const LEAF_PAGE_TILES = 64;
 
 function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: number): void {
   db.transaction(() => {
@@ -96,64 +104,6 @@ function blobOrThrow(value: unknown, what: string): Buffer {
   if (value === undefined) throw new TreeIntegrityError(`${what} is missing`);
   if (!Buffer.isBuffer(value)) throw new TreeIntegrityError(`${what} is not a blob`);
   return value;
-}
-
-function copyHash(bytes: Uint8Array): Hash {
-  return new Uint8Array(bytes) as Hash;
-}
-
-/**
- * Hashes of ragged subtrees [lo, hi) (see SubtreeMemo), bounded. Ragged
- * subtrees end at a tree size, so entries are grouped by hi; numbers as keys
- * avoid building strings on the proof path. Copies in and out, since callers
- * may modify the hashes they are given.
- */
-class SubtreeMemoMap implements SubtreeMemo {
-  private readonly byEnd = new Map<number, Map<number, Hash>>();
-  private entries = 0;
-
-  constructor(private readonly capacity: number) {}
-
-  get(lo: number, hi: number): Hash | undefined {
-    const h = this.byEnd.get(hi)?.get(lo);
-    return h === undefined ? undefined : copyHash(h);
-  }
-
-  set(lo: number, hi: number, hash: Hash): void {
-    if (this.entries >= this.capacity) this.clear();
-    let starts = this.byEnd.get(hi);
-    if (starts === undefined) this.byEnd.set(hi, (starts = new Map()));
-    if (!starts.has(lo)) this.entries++;
-    starts.set(lo, copyHash(hash));
-  }
-
-  clear(): void {
-    this.byEnd.clear();
-    this.entries = 0;
-  }
-}
-
-/**
- * Leaf hashes seen earlier in one batch. Keyed by the 6-byte prefix (a number
- * key is much cheaper than a string); hashes that share a prefix with a
- * different one, which takes deliberate grinding, go to an exact map.
- */
-class BatchDedup {
-  private readonly byPrefix = new Map<number, { hash: Hash; index: number }>();
-  private readonly exact = new Map<string, number>();
-
-  get(hash: Hash): number | undefined {
-    const hit = this.byPrefix.get(hashPrefix(hash));
-    if (hit === undefined) return undefined;
-    if (bytesEqual(hit.hash, hash)) return hit.index;
-    return this.exact.get(toHex(hash));
-  }
-
-  set(hash: Hash, index: number): void {
-    const h6 = hashPrefix(hash);
-    if (this.byPrefix.has(h6)) this.exact.set(toHex(hash), index);
-    else this.byPrefix.set(h6, { hash, index });
-  }
 }
 
 function checkIndex(what: string, n: number): void {
@@ -438,74 +388,17 @@ export class TreeStore {
    * O(size) time; for tools (promotion), not the serving path.
    */
   verifyIntegrity(): { size: number; root: Hash } {
-    return this.read(() => {
-      const size = this.sizeNow;
-      const edge = new RightEdge(0, []);
-      const building = new Map<number, { id: number; parts: Uint8Array[] }>(); // by tile level
-      const fromLeaves = new EntryDigest();
-      const finish = (level: number): void => {
-        const tile = building.get(level);
-        if (tile === undefined) return;
-        const want = Buffer.concat(tile.parts);
-        const stored: unknown = this.stmt.hashTile.get(tile.id);
-        if (!Buffer.isBuffer(stored) || !want.equals(stored)) {
-          const k = tile.id - firstTileId(level);
-          throw new TreeIntegrityError(`hash tile (level ${level}, index ${k}) does not match the stored leaves`);
-        }
-        building.delete(level);
-      };
-      const sink = (level: number, index: number, hash: Hash): void => {
-        const id = nodeTileId(level, index);
-        const tileLevel = Math.floor(level / TILE_HEIGHT);
-        const current = building.get(tileLevel);
-        if (current !== undefined && current.id !== id) finish(tileLevel);
-        const target = building.get(tileLevel) ?? { id, parts: [] };
-        building.set(tileLevel, target);
-        target.parts.push(hash);
-      };
-
-      let next = 0;
-      for (let k = 0; next < size; ) {
-        const page = this.stmt.leafTiles.all(k, INTEGRITY_PAGE_TILES);
-        if (page.length === 0) throw new TreeIntegrityError(`leaves from ${next} are missing (size ${size})`);
-        for (const [tileIndex, blob] of page) {
-          if (tileIndex !== k) throw new TreeIntegrityError(`leaf tile ${k} is missing (size ${size})`);
-          const leaves = decodeLeaves(blobOrThrow(blob, `leaf tile ${k}`));
-          const want = Math.min(LEAF_TILE_WIDTH, size - next);
-          if (leaves.length !== want) {
-            throw new TreeIntegrityError(`leaf tile ${k} holds ${leaves.length} leaves, expected ${want}`);
-          }
-          for (const leaf of leaves) {
-            const h = leafHash(leaf);
-            const h6 = hashPrefix(h);
-            if (this.index.isOnDisk(next, h6)) fromLeaves.add(h6, next);
-            edge.push(h, sink);
-            next++;
-          }
-          k++;
-        }
-      }
-      for (const level of [...building.keys()]) finish(level);
-
-      const leafTiles = this.stmt.countLeafTiles.get() ?? 0;
-      if (leafTiles !== Math.ceil(size / LEAF_TILE_WIDTH)) {
-        throw new TreeIntegrityError(`${leafTiles} leaf tiles stored for ${size} leaves`);
-      }
-      let wantHashTiles = 0;
-      for (let level = 0; level < tileLevels(size); level++) wantHashTiles += tileCount(level, size);
-      const hashTiles = this.stmt.countHashTiles.get() ?? 0;
-      if (hashTiles !== wantHashTiles) {
-        throw new TreeIntegrityError(`${hashTiles} hash tiles stored for ${size} leaves, expected ${wantHashTiles}`);
-      }
-      if (!this.index.diskDigest().equals(fromLeaves)) {
-        throw new TreeIntegrityError('the on-disk leaf-hash index does not match the stored leaves');
-      }
-      const root = edge.root();
-      if (!bytesEqual(root, rootHash(this.reader, size))) {
-        throw new TreeIntegrityError(`the root from stored hashes differs from the root of the stored leaves`);
-      }
-      return { size, root };
-    });
+    return this.read(() =>
+      checkStoredTree({
+        size: this.sizeNow,
+        leafTiles: (from, limit) => this.stmt.leafTiles.all(from, limit),
+        leafTileCount: () => this.stmt.countLeafTiles.get() ?? 0,
+        hashTile: (id) => this.stmt.hashTile.get(id),
+        hashTileCount: () => this.stmt.countHashTiles.get() ?? 0,
+        index: this.index,
+        storedRoot: () => rootHash(this.reader, this.sizeNow),
+      }),
+    );
   }
 
   getMeta(key: string): string | undefined {
@@ -661,7 +554,7 @@ export class TreeStore {
     let k = Math.floor(start / LEAF_TILE_WIDTH);
     const lastK = end === start ? k - 1 : Math.floor((end - 1) / LEAF_TILE_WIDTH);
     while (k <= lastK) {
-      const page = this.stmt.leafTiles.all(k, Math.min(INTEGRITY_PAGE_TILES, lastK - k + 1));
+      const page = this.stmt.leafTiles.all(k, Math.min(LEAF_PAGE_TILES, lastK - k + 1));
       for (const [tileIndex, blob] of page) {
         if (tileIndex !== k) throw new TreeIntegrityError(`leaf tile ${k} is missing`);
         const leaves = decodeLeaves(blobOrThrow(blob, `leaf tile ${k}`));
