@@ -60,13 +60,18 @@ export async function promoteSecondary(opts: PromoteOptions, write: LineWriter):
   book.say(`promote-secondary: turning the secondary with database ${config.dbFile} into this log's primary`);
   if (opts.dryRun) book.say('(dry run: every check runs, nothing is changed)');
 
-  const store = await book.step('The secondary is stopped', (note) => {
+  const { store, state } = await book.step('The secondary is stopped', (note) => {
     const opened = openStoppedNodeDatabase(config.dbFile);
-    note(`ok: no running node has ${config.dbFile} open; this command holds it until it ends`);
-    return opened;
+    try {
+      const found = databaseState(opened, config.dbFile);
+      note(`ok: no running node has ${config.dbFile} open; this command holds it until it ends`);
+      return { store: opened, state: found };
+    } catch (err) {
+      opened.close();
+      throw err;
+    }
   });
   try {
-    const state = databaseState(store, config.dbFile);
     const tree = await book.step('The local tree is intact', (note) => checkIntegrity(store, state, note));
     const logKey = await book.step('The log key', (note) => checkLogKey(config, logKeyFile, note));
     await book.step('Published tree heads', (note) => checkPublishedHeads(store, sthFile, opts.publishedHeads, logKey, tree, config.timeoutMs, note));
