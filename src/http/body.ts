@@ -4,7 +4,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 
-export async function readBodyText(c: Context, limit: number): Promise<string> {
+/** The request body as bytes, capped at `limit` (413 beyond it). */
+export async function readBodyBytes(c: Context, limit: number): Promise<Buffer> {
   const declared = c.req.header('content-length');
   if (declared !== undefined && Number(declared) > limit) {
     throw new PayloadTooLargeError(`request body of ${declared} bytes is larger than the limit of ${limit} bytes`);
@@ -12,9 +13,13 @@ export async function readBodyText(c: Context, limit: number): Promise<string> {
   // Under @hono/node-server the Node request is at hand: reading it directly
   // skips building a web ReadableStream per request (add-leaf's hot path).
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  const chunks = incoming !== undefined ? readNode(incoming, limit) : readWeb(c, limit);
-  const bytes = Buffer.concat(await chunks);
-  const text = bytes.toString('latin1');
+  if (incoming !== undefined) return Buffer.concat(await readNode(incoming, limit));
+  return readStreamCapped(c.req.raw.body, limit, () => tooLarge(limit));
+}
+
+/** The request body as ASCII text (Sigsum's key=value format), capped at `limit`. */
+export async function readBodyText(c: Context, limit: number): Promise<string> {
+  const text = (await readBodyBytes(c, limit)).toString('latin1');
   // The ASCII format is ASCII; refuse anything else.
   if (!/^[\x00-\x7f]*$/.test(text)) throw new BadRequestError('request body is not ASCII');
   return text;
@@ -59,11 +64,14 @@ function readNode(incoming: IncomingMessage, limit: number): Promise<Buffer[]> {
   });
 }
 
-async function readWeb(c: Context, limit: number): Promise<Buffer[]> {
-  const body = c.req.raw.body;
-  if (body === null) return [];
+/**
+ * Reads a web stream (a request or response body) to its end, or throws
+ * `tooLarge()` as soon as more than `limit` bytes arrived.
+ */
+export async function readStreamCapped(body: ReadableStream<Uint8Array> | null, limit: number, tooLarge: () => Error): Promise<Buffer> {
+  if (body === null) return Buffer.alloc(0);
   const reader = body.getReader();
-  const chunks: Buffer[] = [];
+  const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
     const { done, value } = await reader.read();
@@ -71,9 +79,9 @@ async function readWeb(c: Context, limit: number): Promise<Buffer[]> {
     total += value.length;
     if (total > limit) {
       await reader.cancel();
-      throw tooLarge(limit);
+      throw tooLarge();
     }
-    chunks.push(Buffer.from(value));
+    chunks.push(value);
   }
-  return chunks;
+  return Buffer.concat(chunks);
 }

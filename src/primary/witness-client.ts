@@ -2,6 +2,7 @@
 // outcomes the cosigner acts on. Never throws: every failure (network,
 // timeout, unexpected status, oversized or undecodable body) becomes a
 // `failed` outcome with a reason fit for the operator's log.
+import { readStreamCapped } from '../http/body.js';
 import { formatAddCheckpointRequest, parseTlogSize, TLOG_SIZE_CONTENT_TYPE, type AddCheckpointRequest } from '../witness/protocol.js';
 
 export type AddCheckpointOutcome =
@@ -49,7 +50,7 @@ export async function postAddCheckpoint(witnessUrl: string, req: AddCheckpointRe
   }
   let body: string;
   try {
-    body = await readCapped(res, MAX_WITNESS_RESPONSE);
+    body = decodeUtf8(await readStreamCapped(res.body, MAX_WITNESS_RESPONSE, () => new Error(`response larger than ${MAX_WITNESS_RESPONSE} bytes`)));
   } catch (err) {
     return { kind: 'failed', status: res.status, reason: `HTTP ${res.status}, reading the body failed: ${describeFetchError(err, signal)}` };
   }
@@ -68,27 +69,6 @@ export async function postAddCheckpoint(witnessUrl: string, req: AddCheckpointRe
   return { kind: 'failed', status: res.status, reason: `HTTP ${res.status}: ${quote(body)}` };
 }
 
-async function readCapped(res: Response, limit: number): Promise<string> {
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel();
-      throw new Error(`response larger than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  try {
-    return strictUtf8.decode(Buffer.concat(chunks));
-  } catch {
-    throw new Error('response is not valid UTF-8');
-  }
-}
 
 function causeCode(err: unknown): string | undefined {
   return (err as { cause?: { code?: string } } | undefined)?.cause?.code;
@@ -105,4 +85,12 @@ function describeFetchError(err: unknown, signal: AbortSignal): string {
 export function quote(body: string, max = 300): string {
   const oneLine = JSON.stringify(body.length > max ? body.slice(0, max) + '…' : body);
   return oneLine;
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new Error('response is not valid UTF-8');
+  }
 }

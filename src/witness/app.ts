@@ -1,7 +1,8 @@
 // The witness's HTTP interface (tlog-witness.md): POST add-checkpoint, and
 // GET <origin hash>/checkpoint for monitors.
-import { Hono, type Context } from 'hono';
-import { MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from '../errors.js';
+import { Hono } from 'hono';
+import { MethodNotAllowedError, NotFoundError } from '../errors.js';
+import { readBodyBytes } from '../http/body.js';
 import type { Logger } from '../log.js';
 import { errorResponse, ok, textResponse } from '../http/respond.js';
 import { normalizePrefix } from '../http/router.js';
@@ -25,7 +26,7 @@ export function witnessApp(witness: Witness, prefix: string, log: Logger): Hono 
       const rest = path.slice(base.length + 1);
       if (rest === 'add-checkpoint') {
         if (c.req.method !== 'POST') throw new MethodNotAllowedError('use POST');
-        return addCheckpoint(witness, await readBody(c, MAX_ADD_CHECKPOINT_BODY));
+        return addCheckpoint(witness, new Uint8Array(await readBodyBytes(c, MAX_ADD_CHECKPOINT_BODY)));
       }
       const m = /^([^/]+)\/checkpoint$/.exec(rest);
       if (m !== null && ORIGIN_HASH_RE.test(m[1]!)) {
@@ -47,28 +48,4 @@ export function witnessApp(witness: Witness, prefix: string, log: Logger): Hono 
 
 function addCheckpoint(witness: Witness, body: Uint8Array): Response {
   return textResponse(200, witness.addCheckpoint(body));
-}
-
-/** The body as bytes (a checkpoint note is UTF-8, so the ASCII-only reader does not fit), capped at `limit`. */
-async function readBody(c: Context, limit: number): Promise<Uint8Array> {
-  const declared = c.req.header('content-length');
-  if (declared !== undefined && Number(declared) > limit) {
-    throw new PayloadTooLargeError(`request body is larger than the limit of ${limit} bytes`);
-  }
-  const body = c.req.raw.body;
-  if (body === null) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel();
-      throw new PayloadTooLargeError(`request body is larger than the limit of ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
 }
