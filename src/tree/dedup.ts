@@ -33,9 +33,8 @@
 // tree; it only loses effect. Bits are never cleared (truncation leaves stale
 // ones): a stale bit costs one probe, never a wrong answer.
 import type Database from 'better-sqlite3';
-import { bytesEqual, toHex } from '../hex.js';
 import { TreeIntegrityError } from './errors.js';
-import type { Hash } from '../types.js';
+import type { HashText } from './hash.js';
 
 const DIGEST_PAGE = 4096;
 const INSERT_ROWS = 128;
@@ -47,10 +46,10 @@ const H6_SPAN = 2 ** 48 / SLICES;
 export const DEFAULT_DEDUP_CHUNK = 131072;
 
 /** The first 6 bytes of a hash as an integer in [0, 2^48). */
-export function hashPrefix(hash: Uint8Array): number {
+export function hashPrefix(hash: HashText): number {
   return (
-    ((hash[0] as number) * 0x10000 + (hash[1] as number) * 0x100 + (hash[2] as number)) * 0x1000000 +
-    ((hash[3] as number) * 0x10000 + (hash[4] as number) * 0x100 + (hash[5] as number))
+    (hash.charCodeAt(0) * 0x10000 + hash.charCodeAt(1) * 0x100 + hash.charCodeAt(2)) * 0x1000000 +
+    (hash.charCodeAt(3) * 0x10000 + hash.charCodeAt(4) * 0x100 + hash.charCodeAt(5))
   );
 }
 
@@ -174,7 +173,7 @@ export class EntryDigest {
  * Reads the stored leaf hash at an index below the current size. Candidates
  * found by prefix are confirmed through it.
  */
-export type LeafHashReader = (index: number) => Hash;
+export type LeafHashReader = (index: number) => HashText;
 
 export class LeafHashIndex {
   private chunk = DEFAULT_DEDUP_CHUNK;
@@ -244,7 +243,7 @@ export class LeafHashIndex {
    * Rebuilds the memory level from durable state for a tree of `size` leaves.
    * hashesFrom(start, end) yields the stored leaf hashes of [start, end).
    */
-  load(size: number, hashesFrom: (start: number, end: number) => Iterable<Hash>): void {
+  load(size: number, hashesFrom: (start: number, end: number) => Iterable<HashText>): void {
     this.chunk = this.readState.get('dedup_chunk') ?? DEFAULT_DEDUP_CHUNK;
     this.upto = this.readState.get('dedup_upto') ?? 0;
     this.slicesDone = this.readState.get('dedup_slices') ?? 0;
@@ -270,7 +269,7 @@ export class LeafHashIndex {
    * The lowest index of a stored leaf with this hash, or undefined. Disk
    * entries precede memory ones in index order, so a confirmed disk hit wins.
    */
-  lookup(hash: Hash): number | undefined {
+  lookup(hash: HashText): number | undefined {
     const h6 = hashPrefix(hash);
     if (!this.diskEmpty && this.filter.has(h6)) {
       for (const index of this.probeOne.all(h6)) if (this.confirm(index, hash)) return index;
@@ -279,7 +278,7 @@ export class LeafHashIndex {
   }
 
   /** lookup() for many hashes with one disk statement. */
-  lookupMany(hashes: readonly Hash[]): Array<number | undefined> {
+  lookupMany(hashes: readonly HashText[]): Array<number | undefined> {
     const prefixes = hashes.map(hashPrefix);
     const found: Array<number | undefined> = new Array<number | undefined>(hashes.length).fill(undefined);
     const maybeOnDisk = this.diskEmpty ? [] : prefixes.filter((h6) => this.filter.has(h6));
@@ -308,7 +307,7 @@ export class LeafHashIndex {
   }
 
   /** Records the leaf at `index`, which must be the next index (the tree's size). */
-  add(hash: Hash, index: number): void {
+  add(hash: HashText, index: number): void {
     if (index !== this.size) throw new Error(`dedup index out of step: adding ${index} at size ${this.size}`);
     const h6 = hashPrefix(hash);
     const at = index - this.upto;
@@ -444,7 +443,7 @@ export class LeafHashIndex {
     this.forEachDiskEntry((h6) => this.filter.add(h6));
   }
 
-  private lookupMemory(h6: number, hash: Hash): number | undefined {
+  private lookupMemory(h6: number, hash: HashText): number | undefined {
     let best: number | undefined;
     this.memory.forEach(h6, (index) => {
       if ((best === undefined || index < best) && this.confirm(index, hash)) best = index;
@@ -452,30 +451,20 @@ export class LeafHashIndex {
     return best;
   }
 
-  private confirm(index: number, hash: Hash): boolean {
-    return bytesEqual(this.leafHashAt(index), hash);
+  private confirm(index: number, hash: HashText): boolean {
+    return this.leafHashAt(index) === hash;
   }
 }
 
-/**
- * Leaf hashes seen earlier in one batch. Keyed by the 6-byte prefix (a number
- * key is much cheaper than a string); hashes that share a prefix with a
- * different one, which takes deliberate grinding, go to an exact map.
- */
+/** Leaf hashes seen earlier in one batch, with the index each got. */
 export class BatchDedup {
-  private readonly byPrefix = new Map<number, { hash: Hash; index: number }>();
-  private readonly exact = new Map<string, number>();
+  private readonly seen = new Map<HashText, number>();
 
-  get(hash: Hash): number | undefined {
-    const hit = this.byPrefix.get(hashPrefix(hash));
-    if (hit === undefined) return undefined;
-    if (bytesEqual(hit.hash, hash)) return hit.index;
-    return this.exact.get(toHex(hash));
+  get(hash: HashText): number | undefined {
+    return this.seen.get(hash);
   }
 
-  set(hash: Hash, index: number): void {
-    const h6 = hashPrefix(hash);
-    if (this.byPrefix.has(h6)) this.exact.set(toHex(hash), index);
-    else this.byPrefix.set(h6, { hash, index });
+  set(hash: HashText, index: number): void {
+    this.seen.set(hash, index);
   }
 }

@@ -5,7 +5,7 @@
 import { EntryDigest, hashPrefix } from './dedup.js';
 import { RightEdge } from './compact.js';
 import { TreeIntegrityError } from './errors.js';
-import { leafHash } from './hash.js';
+import { leafHashText, type HashText } from './hash.js';
 import { decodeLeaves } from './leaf-tiles.js';
 import { firstTileId, LEAF_TILE_WIDTH, nodeTileId, TILE_HEIGHT, tileCount, tileLevels } from './tiles.js';
 import { bytesEqual } from '../hex.js';
@@ -37,18 +37,18 @@ export function checkStoredTree(tree: StoredTree): { size: number; root: Hash } 
   const fromLeaves = new EntryDigest();
   // The tile under construction at each tile level; nodes of one tile arrive
   // consecutively (stored order), so a new id means the previous one is done.
-  const building = new Map<number, { id: number; parts: Uint8Array[] }>();
+  const building = new Map<number, { id: number; parts: HashText[] }>();
   const finish = (tileLevel: number): void => {
     const tile = building.get(tileLevel);
     if (tile === undefined) return;
     const stored = tree.hashTile(tile.id);
-    if (!Buffer.isBuffer(stored) || !Buffer.concat(tile.parts).equals(stored)) {
+    if (!Buffer.isBuffer(stored) || Buffer.from(tile.parts.join(''), 'latin1').compare(stored) !== 0) {
       const k = tile.id - firstTileId(tileLevel);
       throw new TreeIntegrityError(`hash tile (level ${tileLevel}, index ${k}) does not match the stored leaves`);
     }
     building.delete(tileLevel);
   };
-  const sink = (level: number, index: number, hash: Hash): void => {
+  const sink = (level: number, index: number, hash: HashText): void => {
     const id = nodeTileId(level, index);
     const tileLevel = Math.floor(level / TILE_HEIGHT);
     if (building.get(tileLevel)?.id !== id) {
@@ -69,7 +69,7 @@ export function checkStoredTree(tree: StoredTree): { size: number; root: Hash } 
       const want = Math.min(LEAF_TILE_WIDTH, size - next);
       if (leaves.length !== want) throw new TreeIntegrityError(`leaf tile ${k} holds ${leaves.length} leaves, expected ${want}`);
       for (const leaf of leaves) {
-        const h = leafHash(leaf);
+        const h = leafHashText(leaf);
         const h6 = hashPrefix(h);
         if (tree.index.isOnDisk(next, h6)) fromLeaves.add(h6, next);
         edge.push(h, sink);

@@ -32,7 +32,7 @@ import { BatchDedup, DEFAULT_DEDUP_CHUNK, LeafHashIndex } from './dedup.js';
 import { edgeLevels, RightEdge } from './compact.js';
 import { checkStoredTree } from './integrity.js';
 import { TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.js';
-import { leafHash } from './hash.js';
+import { hashToText, leafHashText, type HashText } from './hash.js';
 import { decodeLeaves, encodeLeaves, prefixBytes } from './leaf-tiles.js';
 import { consistencyProof, inclusionProof, rootHash, type NodeReader } from './proof.js';
 import { isTreeSize, pow2 } from './sizes.js';
@@ -148,7 +148,7 @@ export class TreeStore {
   private constructor(db: Database.Database, options: TreeStoreOptions) {
     this.db = db;
     this.tiles = new TileCache(options.tileCacheTiles ?? DEFAULT_TILE_CACHE_TILES);
-    this.index = new LeafHashIndex(db, (i) => this.node(0, i));
+    this.index = new LeafHashIndex(db, (i) => this.nodeText(0, i));
     this.readTx = db.transaction((fn: () => unknown) => {
       this.refresh();
       return fn();
@@ -220,15 +220,15 @@ export class TreeStore {
    */
   appendLeaves(leaves: readonly Uint8Array[]): number[] {
     if (leaves.length === 0) return [];
-    const hashes = leaves.map(leafHash);
+    const hashes = leaves.map(leafHashText);
     return this.write(() => {
       const found = this.index.lookupMany(hashes);
       const inBatch = new BatchDedup();
       const fresh: Uint8Array[] = [];
-      const freshHashes: Hash[] = [];
+      const freshHashes: HashText[] = [];
       const indices = found.map((existing, i) => {
         if (existing !== undefined) return existing;
-        const hash = hashes[i] as Hash;
+        const hash = hashes[i] as HashText;
         const earlier = inBatch.get(hash);
         if (earlier !== undefined) return earlier;
         const index = this.sizeNow + fresh.length;
@@ -270,7 +270,7 @@ export class TreeStore {
       }
       if (overlap < leaves.length) {
         const rest = leaves.slice(overlap);
-        this.appendAt(rest, rest.map(leafHash));
+        this.appendAt(rest, rest.map(leafHashText));
       }
     });
   }
@@ -305,7 +305,8 @@ export class TreeStore {
   /** The lowest index of a leaf with this leaf hash, or undefined. */
   indexOfLeafHash(hash: Hash): number | undefined {
     if (!(hash instanceof Uint8Array) || hash.length !== HASH_SIZE) return undefined;
-    return this.read(() => this.index.lookup(hash));
+    const text = hashToText(hash);
+    return this.read(() => this.index.lookup(text));
   }
 
   /** The root of the tree's first `size` leaves (0 ≤ size ≤ current size). */
@@ -445,8 +446,8 @@ export class TreeStore {
     this.dataVersion = version;
   }
 
-  private *leafHashRange(start: number, end: number): Generator<Hash> {
-    for (let i = start; i < end; i++) yield this.node(0, i);
+  private *leafHashRange(start: number, end: number): Generator<HashText> {
+    for (let i = start; i < end; i++) yield this.nodeText(0, i);
   }
 
   private checkSize(size: number): void {
@@ -454,7 +455,7 @@ export class TreeStore {
   }
 
   /** Appends leaves with their leaf hashes at the end of the tree; inside a write transaction. */
-  private appendAt(leaves: readonly Uint8Array[], hashes: readonly Hash[]): void {
+  private appendAt(leaves: readonly Uint8Array[], hashes: readonly HashText[]): void {
     const start = this.sizeNow;
     if (!isTreeSize(start + leaves.length)) throw new RangeError('tree would exceed 2^53-1 leaves');
     this.appendLeafTiles(start, leaves);
@@ -484,17 +485,16 @@ export class TreeStore {
     }
   }
 
-  private appendHashTiles(start: number, hashes: readonly Hash[]): void {
-    const levels = edgeLevels(start);
+  private appendHashTiles(start: number, hashes: readonly HashText[]): void {
     let covered = 0;
-    const edgeHashes = levels.map((level) => {
-      const h = this.node(level, covered / pow2(level));
+    const edgeHashes = edgeLevels(start).map((level) => {
+      const h = this.nodeText(level, covered / pow2(level));
       covered += pow2(level);
       return h;
     });
     const edge = new RightEdge(start, edgeHashes);
-    const appended = new Map<number, Uint8Array[]>();
-    const sink = (level: number, index: number, hash: Hash): void => {
+    const appended = new Map<number, HashText[]>();
+    const sink = (level: number, index: number, hash: HashText): void => {
       const id = nodeTileId(level, index);
       const parts = appended.get(id);
       if (parts === undefined) appended.set(id, [hash]);
@@ -506,14 +506,18 @@ export class TreeStore {
       const level = Math.floor(id / firstTileId(1));
       const k = id - firstTileId(level);
       const oldBytes = tileBytes(level, k, start);
-      const old = oldBytes === 0 ? undefined : this.hashTile(id, oldBytes);
-      if (old !== undefined && old.length !== oldBytes) {
-        throw new TreeIntegrityError(`hash tile (level ${level}, index ${k}) is longer than the size implies`);
-      }
-      const blob = Buffer.concat(old === undefined ? parts : [old, ...parts]);
+      const blob = Buffer.allocUnsafe(oldBytes + parts.length * HASH_SIZE);
       if (blob.length !== tileBytes(level, k, end)) {
-        throw new Error(`internal error: hash tile (level ${level}, index ${k}) has ${blob.length} bytes`);
+        throw new Error(`internal error: hash tile (level ${level}, index ${k}) would have ${blob.length} bytes`);
       }
+      if (oldBytes > 0) {
+        const old = this.hashTile(id, oldBytes);
+        if (old.length !== oldBytes) {
+          throw new TreeIntegrityError(`hash tile (level ${level}, index ${k}) is longer than the size implies`);
+        }
+        old.copy(blob);
+      }
+      parts.forEach((h, i) => blob.write(h, oldBytes + i * HASH_SIZE, HASH_SIZE, 'latin1'));
       this.stmt.putHashTile.run(id, blob);
       this.tiles.set(id, blob);
     }
@@ -521,6 +525,19 @@ export class TreeStore {
 
   /** The stored hash of node (level, index), which must lie within the tree. */
   private node(level: number, index: number): Hash {
+    const { tile, offset } = this.nodeTile(level, index);
+    const hash = new Uint8Array(HASH_SIZE);
+    for (let i = 0; i < HASH_SIZE; i++) hash[i] = tile[offset + i] as number;
+    return hash as Hash;
+  }
+
+  /** node() as HashText, for the append path. */
+  private nodeText(level: number, index: number): HashText {
+    const { tile, offset } = this.nodeTile(level, index);
+    return tile.toString('latin1', offset, offset + HASH_SIZE) as HashText;
+  }
+
+  private nodeTile(level: number, index: number): { tile: Buffer; offset: number } {
     if ((index + 1) * pow2(level) > this.sizeNow) {
       throw new RangeError(`node (${level}, ${index}) is outside the tree of size ${this.sizeNow}`);
     }
@@ -531,9 +548,7 @@ export class TreeStore {
     if (tile.length < offset + HASH_SIZE) {
       throw new TreeIntegrityError(`stored hash of node (${level}, ${index}) is missing`);
     }
-    const hash = new Uint8Array(HASH_SIZE);
-    for (let i = 0; i < HASH_SIZE; i++) hash[i] = tile[offset + i] as number;
-    return hash as Hash;
+    return { tile, offset };
   }
 
   /** A hash tile with at least minBytes if cached, else as stored; throws if it does not exist. */

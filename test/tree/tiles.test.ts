@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RightEdge, edgeLevels } from '../../src/tree/compact.js';
 import { TreeIntegrityError } from '../../src/tree/errors.js';
-import { leafHash } from '../../src/tree/hash.js';
+import { leafHashText } from '../../src/tree/hash.js';
 import { decodeLeaves, encodeLeaves, prefixBytes } from '../../src/tree/leaf-tiles.js';
 import {
   FULL_TILE_HASHES,
@@ -58,7 +58,7 @@ describe('hash tile addressing', () => {
     const edge = new RightEdge(0, []);
     const next = new Map<number, number>(); // tile id → next position
     for (let i = 0; i < 5000; i++) {
-      edge.push(leafHash(new Uint8Array([i & 0xff, i >> 8])), (level, index) => {
+      edge.push(leafHashText(new Uint8Array([i & 0xff, i >> 8])), (level, index) => {
         const at = nodeAddress(level, index);
         const id = tileId(at.tileLevel, at.tileIndex);
         assert.equal(at.position, next.get(id) ?? 0, `node (${level}, ${index})`);
