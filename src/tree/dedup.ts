@@ -34,7 +34,9 @@
 // ones): a stale bit costs one probe, never a wrong answer.
 import type Database from 'better-sqlite3';
 import { TreeIntegrityError } from './errors.js';
+import { EntryDigest } from './entry-digest.js';
 import type { HashText } from './hash.js';
+import { PrefixMultimap } from './prefix-multimap.js';
 
 const DIGEST_PAGE = 4096;
 const INSERT_ROWS = 128;
@@ -51,15 +53,6 @@ export function hashPrefix(hash: HashText): number {
     (hash.charCodeAt(0) * 0x10000 + hash.charCodeAt(1) * 0x100 + hash.charCodeAt(2)) * 0x1000000 +
     (hash.charCodeAt(3) * 0x10000 + hash.charCodeAt(4) * 0x100 + hash.charCodeAt(5))
   );
-}
-
-// Slot spreading with a per-process seed, so that submitters who grind leaf
-// hashes cannot aim many of them at one probe chain.
-const SEED = (Math.random() * 0x100000000) >>> 0;
-function slotOf(h6: number, mask: number): number {
-  const lo = (h6 % 0x1000000) ^ SEED;
-  const hi = Math.floor(h6 / 0x1000000);
-  return (Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> 0) & mask;
 }
 
 const FILTER_BITS_LOG2 = 25;
@@ -91,84 +84,6 @@ class PrefixFilter {
   }
 }
 
-/** Open-addressing multimap h6 → index, linear probing, no deletions (rebuilt instead). */
-class MemoryLevel {
-  private keys = new Float64Array(16); // h6 + 1; 0 marks an empty slot
-  private values = new Float64Array(16);
-  private used = 0;
-
-  get count(): number {
-    return this.used;
-  }
-
-  reset(expected: number): void {
-    let slots = 16;
-    while (slots < expected * 2) slots *= 2;
-    this.keys = new Float64Array(slots);
-    this.values = new Float64Array(slots);
-    this.used = 0;
-  }
-
-  insert(h6: number, index: number): void {
-    if ((this.used + 1) * 2 > this.keys.length) this.grow();
-    const mask = this.keys.length - 1;
-    let slot = slotOf(h6, mask);
-    while (this.keys[slot] !== 0) slot = (slot + 1) & mask;
-    this.keys[slot] = h6 + 1;
-    this.values[slot] = index;
-    this.used++;
-  }
-
-  /** Calls visit for every index stored under h6. */
-  forEach(h6: number, visit: (index: number) => void): void {
-    const mask = this.keys.length - 1;
-    const key = h6 + 1;
-    for (let slot = slotOf(h6, mask); this.keys[slot] !== 0; slot = (slot + 1) & mask) {
-      if (this.keys[slot] === key) visit(this.values[slot] as number);
-    }
-  }
-
-  private grow(): void {
-    const oldKeys = this.keys;
-    const oldValues = this.values;
-    this.keys = new Float64Array(oldKeys.length * 2);
-    this.values = new Float64Array(oldKeys.length * 2);
-    this.used = 0;
-    for (let i = 0; i < oldKeys.length; i++) {
-      const k = oldKeys[i] as number;
-      if (k !== 0) this.insert(k - 1, oldValues[i] as number);
-    }
-  }
-}
-
-/**
- * Order-independent digest of (h6, idx) entries: lets verifyIntegrity compare
- * the disk level (in h6 order) with the leaves (in index order) in one pass
- * over each, without holding either in memory.
- */
-export class EntryDigest {
-  count = 0;
-  private sum = 0;
-  private xor = 0;
-
-  add(h6: number, index: number): void {
-    let x = Math.imul((h6 % 0x1000000) ^ 0x27d4eb2d, 0x85ebca6b);
-    x ^= Math.imul(Math.floor(h6 / 0x1000000) + 0x165667b1, 0xc2b2ae35);
-    x ^= Math.imul((index % 0x40000000) + 0x3c6ef372, 0x9e3779b1);
-    x ^= Math.imul(Math.floor(index / 0x40000000) + 0x61c88647, 0x7feb352d);
-    x ^= x >>> 15;
-    x = Math.imul(x, 0x846ca68b);
-    x ^= x >>> 16;
-    this.sum = (this.sum + (x >>> 0)) % 0x100000000;
-    this.xor = (this.xor ^ Math.imul(x, 0x2c1b3c6d)) >>> 0;
-    this.count++;
-  }
-
-  equals(other: EntryDigest): boolean {
-    return this.count === other.count && this.sum === other.sum && this.xor === other.xor;
-  }
-}
-
 /**
  * Reads the stored leaf hash at an index below the current size. Candidates
  * found by prefix are confirmed through it.
@@ -180,7 +95,7 @@ export class LeafHashIndex {
   private upto = 0;
   private slicesDone = 0; // of the chunk [upto, upto + chunk)
   private size = 0;
-  private readonly memory = new MemoryLevel();
+  private readonly memory = new PrefixMultimap();
   private readonly filter = new PrefixFilter();
   // h6 of leaves [upto, size) in index order: the flush order source.
   private recent = new Float64Array(1024);

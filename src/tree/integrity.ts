@@ -2,7 +2,8 @@
 // stored hash from the stored leaves and compare. Streams leaf tiles a page at
 // a time and keeps one hash tile per tile level under construction, so memory
 // stays bounded whatever the tree size; O(size) time.
-import { EntryDigest, hashPrefix } from './dedup.js';
+import { hashPrefix } from './dedup.js';
+import { EntryDigest } from './entry-digest.js';
 import { RightEdge } from './compact.js';
 import { TreeIntegrityError } from './errors.js';
 import { leafHashText, type HashText } from './hash.js';
