@@ -3,8 +3,9 @@
 //   node:crypto (best of createHash and the one-shot hash() with a Buffer or
 //   a latin1 string result);
 // - appendLeavesPerSecond: appendLeaves in batches, one durable commit each,
-//   wall clock; appendLeavesPerCpuSecond divides by this process's CPU time
-//   instead, which separates our cost from other load and fsync waits;
+//   wall clock; appendLeavesPerCpuSecond divides by the CPU time the process
+//   used meanwhile (all its threads, so GC too), which separates our cost
+//   from other load on the machine and from fsync waits;
 // - appendShaRatio: hashes the appends needed (≈ 2 per leaf) per second, as a
 //   fraction of the SHA-256 limit;
 // - proofs per second at the final size: inclusion (random index), consistency
