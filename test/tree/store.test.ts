@@ -134,17 +134,18 @@ describe('TreeStore proofs', () => {
     store.verifyIntegrity();
   });
 
-  it('spans three tile levels (more than 65,536 leaves) correctly', () => {
+  it('spans three tile levels (more than 4,096 leaves) and tile boundaries correctly', () => {
     const total = 66_000;
     const leaves = leavesOf(0, total, 'big');
     const { store } = fresh({ dedupChunk: 4096 });
     for (let i = 0; i < total; i += 1000) store.appendLeaves(leaves.slice(i, i + 1000));
     const reader = memoryReader(leaves);
-    for (const n of [65_535, 65_536, 65_537, total]) {
+    for (const n of [4095, 4096, 4097, 65_535, 65_536, 65_537, total]) {
       assert.equal(toHex(store.rootAt(n)), toHex(rootHash(reader, n)));
     }
     assert.equal(toHex(store.rootAt(total)), toHex(rootFromLeafHashes(leaves.map(leafHash))));
     for (const [i, n] of [
+      [4095, 4097],
       [0, total],
       [65_535, total],
       [65_536, total],
@@ -154,6 +155,8 @@ describe('TreeStore proofs', () => {
       assert.deepEqual(hex(store.inclusionProof(i, n)), hex(inclusionProof(reader, i, n)), `inclusion ${i}/${n}`);
     }
     for (const [m, n] of [
+      [4095, 4097],
+      [4096, total],
       [1, total],
       [65_535, 65_536],
       [65_536, total],
