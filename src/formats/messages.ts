@@ -243,6 +243,22 @@ export function parseLeaves(text: string, maxCount = Number.MAX_SAFE_INTEGER): T
 }
 
 /** Throws for an empty list: a successful get-leaves returns at least one leaf. */
+/**
+ * get-leaves from encoded 128-byte tree leaves (checksum ‖ signature ‖ key
+ * hash), as the store holds them: one hex conversion per leaf, no decoding.
+ * This is the replication read path, so it matters.
+ */
+export function formatEncodedLeaves(leaves: readonly Uint8Array[]): string {
+  if (leaves.length === 0) throw new Error('get-leaves must return at least one leaf');
+  let out = '';
+  for (const leaf of leaves) {
+    if (leaf.length !== 128) throw new Error(`a tree leaf is 128 bytes, got ${leaf.length}`);
+    const hex = Buffer.from(leaf.buffer, leaf.byteOffset, leaf.length).toString('hex');
+    out += `leaf=${hex.slice(0, 64)} ${hex.slice(64, 192)} ${hex.slice(192)}\n`;
+  }
+  return out;
+}
+
 export function formatLeaves(leaves: readonly TreeLeaf[]): string {
   if (leaves.length === 0) throw new Error('get-leaves must return at least one leaf');
   return writeAscii(

@@ -7,8 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Hono } from 'hono';
 import { BadRequestError, ForbiddenError, LogError, NotFoundError } from '../errors.js';
-import type { TreeLeaf } from '../formats/leaf.js';
-import { formatCosignedTreeHead, formatLeaves, formatSignedTreeHead, formatTreeHead } from '../formats/messages.js';
+import { formatCosignedTreeHead, formatEncodedLeaves, formatSignedTreeHead, formatTreeHead } from '../formats/messages.js';
 import type { CosignedTreeHead, SignedTreeHead, TreeHead } from '../formats/tree-head.js';
 import type { Logger } from '../log.js';
 import { parseIndexParam } from '../http/params.js';
@@ -19,8 +18,8 @@ import { buildApp, type Route } from '../http/router.js';
 export interface ReplicationSource {
   /** The local tree head (sequenced or replicated), which may be ahead of the published one. */
   localTreeHead(): TreeHead;
-  /** Raw leaves [start, end) with end ≤ local size. */
-  leaves(start: number, end: number): TreeLeaf[];
+  /** Encoded 128-byte leaves [start, end) with end ≤ local size. */
+  leaves(start: number, end: number): Uint8Array[];
   /** The newest published head this node knows, if any. */
   publishedTreeHead(): CosignedTreeHead | undefined;
 }
@@ -50,7 +49,7 @@ export function internalRoutes(source: ReplicationSource, maxRange: number, cosi
         // start beyond it is a bad request; end is clamped, not refused.
         if (start === size) throw new NotFoundError('at end of tree');
         if (start > size) throw new BadRequestError(`start index ${start} is beyond the local tree (size ${size})`);
-        return ok(formatLeaves(source.leaves(start, Math.min(end, size, start + maxRange))));
+        return ok(formatEncodedLeaves(source.leaves(start, Math.min(end, size, start + maxRange))));
       },
     },
     {

@@ -2,7 +2,7 @@
 // sequencing, and reads bounded by the published tree head.
 import { keyHash, sha256 } from '../crypto/index.js';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
-import { decodeTreeLeaf, encodeTreeLeaf, leafSigningMessage, type TreeLeaf } from '../formats/leaf.js';
+import { encodeTreeLeaf, leafSigningMessage } from '../formats/leaf.js';
 import type { AddLeafRequest } from '../formats/messages.js';
 import type { CosignedTreeHead } from '../formats/tree-head.js';
 import type { PublicLog } from '../public-api/app.js';
@@ -89,7 +89,7 @@ export class PrimaryLog implements PublicLog {
     return this.store.consistencyProof(oldSize, newSize);
   }
 
-  leaves(start: number, end: number): TreeLeaf[] {
+  leaves(start: number, end: number): Uint8Array[] {
     return readLeaves(this.store, start, end, this.published.size, this.maxRange, 'published tree head');
   }
 }
@@ -105,9 +105,9 @@ export function readLeaves(
   size: number,
   maxRange: number,
   what: string,
-): TreeLeaf[] {
+): Uint8Array[] {
   if (start >= size) throw new BadRequestError(`start index ${start} is beyond the ${what} (size ${size})`);
   if (end > size) throw new BadRequestError(`end index ${end} is beyond the ${what} (size ${size})`);
   const clampedEnd = Math.min(end, start + maxRange);
-  return store.leaves(start, clampedEnd).map(decodeTreeLeaf);
+  return store.leaves(start, clampedEnd);
 }

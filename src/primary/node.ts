@@ -9,7 +9,6 @@ import { internalApp, internalRoutes } from '../internal-api/app.js';
 import { publicApp } from '../public-api/app.js';
 import { startServer, type RunningServer } from '../http/serve.js';
 import { SthFile } from '../storage/sth-file.js';
-import { decodeTreeLeaf } from '../formats/leaf.js';
 import { PrimaryLog, type SubmissionLimiter } from './log-service.js';
 import { PublishedHead } from './published-head.js';
 import { every, Rotator, type Cosigner, type ReplicationGate } from './rotation.js';
@@ -71,7 +70,7 @@ export async function runPrimary(config: Config, log: Logger, extend: ExtensionB
           const size = tree.size();
           return { size, rootHash: tree.rootAt(size) };
         },
-        leaves: (start, end) => tree.leaves(start, end).map(decodeTreeLeaf),
+        leaves: (start, end) => tree.leaves(start, end),
         publishedTreeHead: () => published.current,
       },
       config.primary.maxRange,

@@ -10,11 +10,10 @@ import {
   formatConsistencyProof,
   formatCosignedTreeHead,
   formatInclusionProof,
-  formatLeaves,
+  formatEncodedLeaves,
   parseAddLeafRequest,
 } from '../formats/messages.js';
 import type { CosignedTreeHead } from '../formats/tree-head.js';
-import type { TreeLeaf } from '../formats/leaf.js';
 import { readBodyText } from '../http/body.js';
 import { parseHashParam, parseIndexParam } from '../http/params.js';
 import { ok, textResponse } from '../http/respond.js';
@@ -28,8 +27,8 @@ export interface PublicLog {
   inclusionProof(size: number, leafHash: Hash): { leafIndex: number; path: Hash[] };
   /** Throws BadRequestError for newSize beyond the published head. */
   consistencyProof(oldSize: number, newSize: number): Hash[];
-  /** Leaves [start, end) with end ≤ published size, clamped to max-range. */
-  leaves(start: number, end: number): TreeLeaf[];
+  /** Encoded 128-byte leaves [start, end) with end ≤ published size, clamped to max-range. */
+  leaves(start: number, end: number): Uint8Array[];
   /** Resolves true when the leaf is in the published tree (200), false when accepted but not yet (202). */
   addLeaf(request: AddLeafRequest, tokenHeader: string | undefined): Promise<boolean>;
 }
@@ -76,7 +75,7 @@ export function publicRoutes(log: PublicLog): Route[] {
         const start = parseIndexParam('start index', startText as string);
         const end = parseIndexParam('end index', endText as string);
         if (start >= end) throw new BadRequestError(`start index ${start} must be less than end index ${end}`);
-        return ok(formatLeaves(log.leaves(start, end)));
+        return ok(formatEncodedLeaves(log.leaves(start, end)));
       },
     },
     {

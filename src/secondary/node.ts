@@ -6,7 +6,6 @@ import type { Config } from '../config/config.js';
 import { keyHash } from '../crypto/index.js';
 import { readPublicKeyFile } from '../crypto/keyfile.js';
 import { signTreeHead } from '../formats/checkpoint.js';
-import { decodeTreeLeaf } from '../formats/leaf.js';
 import { toHex } from '../hex.js';
 import { startServer, type RunningServer } from '../http/serve.js';
 import { internalApp, internalRoutes } from '../internal-api/app.js';
@@ -61,7 +60,7 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
         {
           // Only the verified head: nodes downstream never see a leaf this node has not checked.
           localTreeHead: () => replicator.verifiedHead,
-          leaves: (start, end) => tree.leaves(start, end).map(decodeTreeLeaf),
+          leaves: (start, end) => tree.leaves(start, end),
           publishedTreeHead: () => replicator.publishedHead,
         },
         SECONDARY_INTERNAL_MAX_RANGE,

@@ -192,3 +192,17 @@ describe('leaves', () => {
     assert.throws(() => parseLeaves(`leaf=${c} ${s}\n`), /'leaf'/);
   });
 });
+
+describe('formatEncodedLeaves', () => {
+  it('writes exactly what formatLeaves writes for the decoded leaves', async () => {
+    const { formatEncodedLeaves, formatLeaves: fl, parseLeaves: pl } = await import('../../src/formats/messages.js');
+    const { decodeTreeLeaf } = await import('../../src/formats/leaf.js');
+    const { randomBytes } = await import('node:crypto');
+    const encoded = Array.from({ length: 5 }, () => new Uint8Array(randomBytes(128)));
+    const text = formatEncodedLeaves(encoded);
+    assert.equal(text, fl(encoded.map(decodeTreeLeaf)));
+    assert.equal(pl(text).length, 5);
+    assert.throws(() => formatEncodedLeaves([]), /at least one leaf/);
+    assert.throws(() => formatEncodedLeaves([new Uint8Array(127)]), /128 bytes/);
+  });
+});

@@ -3,7 +3,6 @@
 // readers for a running node's internal API.
 import { randomBytes } from 'node:crypto';
 import { internalApp, internalRoutes, type CosignSource, type ReplicationSource } from '../../src/internal-api/app.js';
-import { decodeTreeLeaf } from '../../src/formats/leaf.js';
 import { parseCosignedTreeHead, parseTreeHead } from '../../src/formats/messages.js';
 import type { CosignedTreeHead, TreeHead } from '../../src/formats/tree-head.js';
 import { startServer, type RunningServer } from '../../src/http/serve.js';
@@ -55,7 +54,7 @@ export function headOf(tree: TreeStore): TreeHead {
 export function treeSource(tree: TreeStore, published: () => CosignedTreeHead | undefined = () => undefined): ReplicationSource {
   return {
     localTreeHead: () => headOf(tree),
-    leaves: (start, end) => tree.leaves(start, end).map(decodeTreeLeaf),
+    leaves: (start, end) => tree.leaves(start, end),
     publishedTreeHead: published,
   };
 }
