@@ -1,6 +1,7 @@
 // The one crypto module: SHA-256 and Ed25519. Backed by node:crypto (OpenSSL),
 // chosen by `npm run bench`: Ed25519 verify is on the add-leaf hot path and
 // node:crypto measured roughly 10x @noble/ed25519 on this machine.
+import * as nodeCrypto from 'node:crypto';
 import {
   createHash,
   createPrivateKey,
@@ -21,6 +22,21 @@ import {
   type Signature,
   type Signer,
 } from '../types.js';
+
+// node:crypto's one-shot hash() (Node ≥ 20.12) with a latin1 string result
+// skips createHash's object and the result Buffer: 0.39 µs per 65-byte input
+// against 2.1 µs for createHash + digest, measured here. 'binary' is node's
+// name for latin1 among digest encodings.
+type OneShotHash = (algorithm: string, data: Uint8Array, outputEncoding: 'binary') => string;
+const oneShotHash = (nodeCrypto as unknown as { hash?: OneShotHash }).hash;
+
+/**
+ * SHA-256 of `input` as a 32-character latin1 string (one character per
+ * byte). The Merkle tree's hot path keeps hashes in this form.
+ */
+export function sha256Latin1(input: Uint8Array): string {
+  return oneShotHash === undefined ? createHash('sha256').update(input).digest('binary') : oneShotHash('sha256', input, 'binary');
+}
 
 export function sha256(...parts: Uint8Array[]): Hash {
   const h = createHash('sha256');
