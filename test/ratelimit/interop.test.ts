@@ -4,7 +4,7 @@
 // unless SIGSUM_INTEROP=required.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -14,19 +14,14 @@ import { fromHex, toHex } from '../../src/hex.js';
 import { createDnsResolver, createTokenVerifier, submitTokenMessage } from '../../src/ratelimit/index.js';
 import { asPrivateKeySeed, asPublicKey } from '../../src/types.js';
 import { startDnsServer } from '../helpers/dns-server.js';
+import { sigsumTools } from '../helpers/sigsum-tools.js';
 
-const BIN_DIR = process.env['SIGSUM_BIN_DIR'] ?? '/root/.cache/sigsum-go/usr/bin';
-const TOKEN_BIN = join(BIN_DIR, 'sigsum-token');
-const KEY_BIN = join(BIN_DIR, 'sigsum-key');
 const T = { timeout: 30_000 };
 
-/** Returns false (after marking the test skipped) when the tools are absent and not required. */
-function toolsAvailable(t: TestContext): boolean {
-  if (existsSync(TOKEN_BIN) && existsSync(KEY_BIN)) return true;
-  const why = `sigsum-go tools not found in ${BIN_DIR} (set SIGSUM_BIN_DIR)`;
-  if (process.env['SIGSUM_INTEROP'] === 'required') assert.fail(`${why}, and SIGSUM_INTEROP=required`);
-  t.skip(why);
-  return false;
+/** The sigsum-key and sigsum-token paths, or undefined after sigsumTools skipped (or failed) the test. */
+function tools(t: TestContext): { KEY_BIN: string; TOKEN_BIN: string } | undefined {
+  const bin = sigsumTools(t);
+  return bin === undefined ? undefined : { KEY_BIN: join(bin, 'sigsum-key'), TOKEN_BIN: join(bin, 'sigsum-token') };
 }
 
 function run(bin: string, args: string[], input?: string): string {
@@ -40,7 +35,9 @@ function tempDir(t: TestContext): string {
 }
 
 test('a token and TXT record made by sigsum-token verify here', T, async (t) => {
-  if (!toolsAvailable(t)) return;
+  const bins = tools(t);
+  if (bins === undefined) return;
+  const { KEY_BIN, TOKEN_BIN } = bins;
   const dir = tempDir(t);
   run(KEY_BIN, ['generate', '-o', join(dir, 'log.key')]);
   run(KEY_BIN, ['generate', '-o', join(dir, 'rl.key')]);
@@ -67,7 +64,9 @@ test('a token and TXT record made by sigsum-token verify here', T, async (t) => 
 });
 
 test('a token made here verifies with sigsum-token', T, (t) => {
-  if (!toolsAvailable(t)) return;
+  const bins = tools(t);
+  if (bins === undefined) return;
+  const { KEY_BIN, TOKEN_BIN } = bins;
   const dir = tempDir(t);
   const logKey = signerFromSeed(generateSeed());
   const rateLimitKey = signerFromSeed(generateSeed());
