@@ -14,7 +14,7 @@ import { makeKey, prepareSecondary, startNodeProcess, tempDir } from '../helpers
 import { http, runCli, waitUntil, type NodeProcess } from '../helpers/node-process.js';
 import { sigsumTools } from '../helpers/sigsum-tools.js';
 import { prepareCluster } from '../replication/fixture.js';
-import { assertFailoverOutcome, internalHead, promoteSecondary, promotedSize, repoint, startMonitor, startPrimary, waitForLoad } from './fixture.js';
+import { assertFailoverOutcome, internalHead, promoteSecondary, promotedSize, repoint, startMonitorThenLoad, startPrimary, waitForLoad } from './fixture.js';
 import { HeadRecorder } from './head-recorder.js';
 import { LoadBalancer } from './load-balancer.js';
 import { SubmittingClient } from './submitting-client.js';
@@ -44,9 +44,8 @@ test('cascading failover: a fresh node replicates from the surviving secondary, 
   t.after(() => recorder.stop());
   const submitKey = join(dir.path, 'submitter.key');
   const client = new SubmittingClient(lb.url, makeKey(submitKey));
-  const monitor = startMonitor(t, bin, dir.path, p.signer.publicKey, lb.url, `${submitKey}.pub`);
-  client.start();
   t.after(() => client.finish(0).catch(() => undefined));
+  const monitor = await startMonitorThenLoad(t, bin, dir.path, p.signer.publicKey, lb, client, `${submitKey}.pub`);
 
   await waitForLoad(client, recorder, { name: 'P', publicUrl: p.publicUrl }, monitor, 40);
 

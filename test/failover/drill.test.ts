@@ -22,7 +22,7 @@ import {
   promoteSecondary,
   promotedSize,
   repoint,
-  startMonitor,
+  startMonitorThenLoad,
   startPrimary,
   truncateSecondary,
 } from './fixture.js';
@@ -55,9 +55,8 @@ test('failover drill: kill -9 the primary under load, promote a secondary, nothi
   t.after(() => recorder.stop());
   const submitKey = join(dir.path, 'submitter.key');
   const client = new SubmittingClient(lb.url, makeKey(submitKey));
-  const monitor = startMonitor(t, bin, dir.path, p.signer.publicKey, lb.url, `${submitKey}.pub`);
-  client.start();
   t.after(() => client.finish(0).catch(() => undefined));
+  const monitor = await startMonitorThenLoad(t, bin, dir.path, p.signer.publicKey, lb, client, `${submitKey}.pub`);
 
   // Load: the old primary publishes several heads and answers many 200s, and the monitor follows.
   await waitForLoad(client, recorder, { name: 'P', publicUrl: p.publicUrl }, monitor, 60);

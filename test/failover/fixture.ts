@@ -17,6 +17,7 @@ import { http, runCli, spawnCli, waitUntil, type NodeProcess } from '../helpers/
 import { startTool, type RunningTool } from '../helpers/sigsum-tools.js';
 import { InternalApiClient } from '../../src/secondary/upstream-client.js';
 import type { HeadRecorder } from './head-recorder.js';
+import type { LoadBalancer } from './load-balancer.js';
 import type { SubmittingClient } from './submitting-client.js';
 
 export async function promoteSecondary(args: string[]): Promise<{ code: number | null; output: string }> {
@@ -96,6 +97,27 @@ export async function leafHashes(internalUrl: string, size: number): Promise<str
   } finally {
     await client.close();
   }
+}
+
+/**
+ * Starts sigsum-monitor, and the client once the monitor has finished its
+ * first poll. The monitor allows one second per poll for all its requests;
+ * started later, its first poll would fetch and check every leaf so far at
+ * once, while a busy machine is still starting the Go runtime.
+ */
+export async function startMonitorThenLoad(
+  t: TestContext,
+  bin: string,
+  dir: string,
+  logKey: PublicKey,
+  lb: LoadBalancer,
+  client: SubmittingClient,
+  submitPubFile: string,
+): Promise<RunningTool> {
+  const monitor = startMonitor(t, bin, dir, logKey, lb.url, submitPubFile);
+  await lb.monitorBetweenPolls(50, 20_000);
+  client.start();
+  return monitor;
 }
 
 /** Waits until the old primary has answered `leaves` 200s and published a few heads, and the monitor follows. */

@@ -30,7 +30,7 @@ export class SubmittingClient {
   constructor(
     private readonly url: string,
     private readonly signer: Signer,
-    private readonly workerCount = 24,
+    private readonly workerCount = 16,
     private readonly retryMs = 200,
   ) {}
 
