@@ -16,7 +16,12 @@ export function openStoppedNodeDatabase(dbFile: string): TreeStore {
   if (!existsSync(dbFile)) {
     throw new RunbookRefusal(`there is no database at ${dbFile}.`, 'check db-file in the config file.');
   }
-  const store = TreeStore.open(dbFile);
+  let store: TreeStore;
+  try {
+    store = TreeStore.open(dbFile);
+  } catch (err) {
+    throw isBusy(err) ? inUse(dbFile) : err;
+  }
   try {
     store.db.pragma('busy_timeout = 0');
     store.db.pragma('locking_mode = EXCLUSIVE');
@@ -24,12 +29,17 @@ export function openStoppedNodeDatabase(dbFile: string): TreeStore {
     return store;
   } catch (err) {
     store.close();
-    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-      throw new RunbookRefusal(
-        `${dbFile} is in use: a node (or another program) has it open.`,
-        'stop the node that uses this database (systemctl stop, or SIGTERM to its process), close any other program that has it open, and run this command again.',
-      );
-    }
-    throw err;
+    throw isBusy(err) ? inUse(dbFile) : err;
   }
+}
+
+function isBusy(err: unknown): boolean {
+  return (err as { code?: string }).code === 'SQLITE_BUSY';
+}
+
+function inUse(dbFile: string): RunbookRefusal {
+  return new RunbookRefusal(
+    `${dbFile} is in use: a node (or another program) has it open.`,
+    'stop the node that uses this database (systemctl stop, or SIGTERM to its process), close any other program that has it open, and run this command again.',
+  );
 }
