@@ -2,7 +2,6 @@
 // runTool's timeout really ends a child that would otherwise hang.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +11,7 @@ import { toHex } from '../../src/hex.js';
 import { generateSeed } from '../../src/crypto/index.js';
 import { writeKeyPair } from '../../src/crypto/keyfile.js';
 import { findOnPath, runTool, sigsumTools, startTool } from '../helpers/sigsum-tools.js';
+import { freePort } from '../helpers/node-process.js';
 
 test('sigsum-key generate, to-hex, to-hash and our readers agree', async (t) => {
   const bin = sigsumTools(t);
@@ -60,17 +60,6 @@ test('runTool kills a child that outlives its timeout', async (t) => {
 test('runTool rejects when the program does not exist', async () => {
   await assert.rejects(runTool(os.tmpdir(), 'no-such-tool-here', []), /cannot run/);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 test('startTool runs sigsum-witness, which routes add-checkpoint (GODEBUG fix)', async (t) => {
   const bin = sigsumTools(t);

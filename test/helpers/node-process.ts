@@ -3,6 +3,7 @@
 // nothing outlives the test file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -110,17 +111,41 @@ export async function runCli(args: string[], timeoutMs = 30_000, env?: Record<st
   return { code, output: p.output };
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports are picked below the kernel's ephemeral range (32768-60999 here, read
+// at run time): a port from listen(0) is itself ephemeral, and between the
+// pick and the node's bind an outgoing connection of a parallel test could
+// take it (EADDRINUSE). Below the range only other explicit picks compete,
+// and each pick is checked by binding it.
+const EPHEMERAL_LOW = ((): number => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+})();
+const PICK_LOW = 10_000;
+const handedOut = new Set<number>();
+
+function tryBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/** A port that was free a moment ago on 127.0.0.1, never one an outgoing connection would take. */
+export async function freePort(): Promise<number> {
+  const span = Math.max(1000, EPHEMERAL_LOW - PICK_LOW);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PICK_LOW + Math.floor(Math.random() * span);
+    if (handedOut.has(port)) continue;
+    if (await tryBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port found below the ephemeral range');
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after timeoutMs. */
