@@ -1,10 +1,10 @@
-// add-leaf throughput over HTTP: 64 concurrent clients sending unique leaves
+// add-leaf throughput over HTTP: 64 concurrent keep-alive clients sending unique leaves
 // to a real primary process (optionally with 1,000,000 leaves already in its
 // tree), accepted leaves/s, latency percentiles, and the server's peak RSS.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Pool } from 'undici';
+import { postAll } from './http-load.js';
 import { generateSeed, signerFromSeed } from '../src/crypto/index.js';
 import { signLeaf } from '../src/formats/leaf.js';
 import { formatAddLeafRequest } from '../src/formats/messages.js';
@@ -22,6 +22,12 @@ export interface AddLeafBenchOptions {
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 function peakRssMiB(pid: number): number {
@@ -57,32 +63,19 @@ export async function benchAddLeaf(opts: AddLeafBenchOptions): Promise<Record<st
 
     const server = await startNodeProcess('primary', setup);
     try {
-      const pool = new Pool(setup.publicUrl, { connections: opts.concurrency, pipelining: 1 });
-      const latencies: number[] = new Array(bodies.length);
-      let next = 0;
-      let accepted = 0;
-      let other = 0;
-      const worker = async (): Promise<void> => {
-        while (next < bodies.length) {
-          const i = next++;
-          const t0 = performance.now();
-          const res = await pool.request({ path: '/add-leaf', method: 'POST', body: bodies[i] });
-          await res.body.dump();
-          latencies[i] = performance.now() - t0;
-          if (res.statusCode === 202 || res.statusCode === 200) accepted++;
-          else other++;
-        }
-      };
-      const start = performance.now();
-      await Promise.all(Array.from({ length: opts.concurrency }, worker));
-      const seconds = (performance.now() - start) / 1000;
-      await pool.close();
-      latencies.sort((a, b) => a - b);
+      const pid = server.proc.pid as number;
+      const cpuBefore = cpuSeconds(pid);
+      const { statuses, latenciesMs, seconds } = await postAll('127.0.0.1', setup.publicPort, '/add-leaf', bodies, opts.concurrency);
+      const serverCpu = cpuSeconds(pid) - cpuBefore;
+      const accepted = statuses.filter((st) => st === 202 || st === 200).length;
+      const other = statuses.length - accepted;
+      const latencies = [...latenciesMs].sort((a, b) => a - b);
       return {
         'add-leaf accepted leaves/s': accepted / seconds,
         'add-leaf non-2xx answers': other,
         'add-leaf latency p50 ms': percentile(latencies, 50),
         'add-leaf latency p99 ms': percentile(latencies, 99),
+        'add-leaf server CPU µs per request (all threads)': (serverCpu * 1e6) / statuses.length,
         'add-leaf tree size before run': opts.prefill,
         'primary peak RSS MiB': peakRssMiB(server.proc.pid as number),
       };

@@ -5,10 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchCrypto } from './crypto.js';
-import { benchTree } from './tree.js';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { benchAddLeaf } from './add-leaf.js';
 
 type Figures = Record<string, number>;
+const treeBench = join(fileURLToPath(new URL('.', import.meta.url)), 'tree.js');
 
 function print(title: string, figures: Figures): void {
   console.log(`\n## ${title}`);
@@ -27,12 +29,24 @@ const verify1 = limits['ed25519 verify/s node:crypto (1 core)'] as number;
 const verifyAll = Object.entries(limits).find(([k]) => /verify\/s node:crypto \(\d+ cores\)/.test(k))?.[1] as number;
 
 if (want('tree')) {
-  const dir = mkdtempSync(join(tmpdir(), 'sigsum-bench-tree-'));
-  try {
-    print('tree (SQLite, durable batches of 1,000)', await benchTree({ leaves: 1_000_000, batch: 1_000, dir }));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  // Each size in a fresh process, so peak RSS belongs to that size alone.
+  const results: Figures[] = [];
+  for (const leaves of [100_000, 1_000_000]) {
+    const dir = mkdtempSync(join(tmpdir(), 'sigsum-bench-tree-'));
+    try {
+      const out = execFileSync(process.execPath, [treeBench, '--leaves', String(leaves), '--batch', '1000', '--dir', dir, '--json'], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      });
+      const figures = JSON.parse(out.trim().split('\n').pop() as string) as Figures;
+      results.push(figures);
+      print(`tree at ${leaves.toLocaleString('en-US')} leaves (SQLite, durable batches of 1,000; targets: append ≥ 100,000/s, proofs ≥ 20,000/s, ≤ 400 B/leaf)`, figures);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
+  const [small, large] = results as [Figures, Figures];
+  print('tree memory', { 'peak RSS MiB at 1M / at 100k (RSS independent of size: ≈ 1)': (large.peakRssMiB as number) / (small.peakRssMiB as number) });
 }
 
 if (want('add-leaf')) {

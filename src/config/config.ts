@@ -49,7 +49,7 @@ export const SETTINGS: readonly Setting[] = [
   S('primary', 'secondary-url', 'string-list', [], "secondaries' internal base URLs (a string, or an array)"),
   S('primary', 'secondary-pubkey-file', 'path-list', [], "secondaries' public key files, in the order of secondary-url"),
   S('primary', 'batch-size', 'int', 1000, 'sequence pending leaves as soon as this many are waiting'),
-  S('primary', 'batch-interval', 'duration', 20, 'sequence pending leaves at least this often'),
+  S('primary', 'batch-interval', 'duration', 50, 'sequence pending leaves at least this often'),
   S('primary', 'max-pending', 'int', 100_000, 'pending-pool limit; add-leaf answers 503 with Retry-After beyond it'),
   S('primary', 'idle-interval', 'duration', undefined, 'how often to refresh cosignatures while the tree does not grow (default: interval)'),
   S('primary', 'dns-resolver', 'string', '', 'IP[:port] of the DNS server for submit-token lookups (default: the system resolver)'),

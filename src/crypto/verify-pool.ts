@@ -1,9 +1,9 @@
 // Ed25519 verification on worker threads, batched. add-leaf verifies one
 // signature per request; doing that on the main thread caps throughput at one
 // core, and node:crypto's callback form still spends most of a verify's cost
-// on the calling thread. Requests are queued, and once per event-loop turn
-// the queue is sent as one message to the least busy worker, so the per-
-// message cost is shared by every request in the batch.
+// on the calling thread. Requests are queued and handed, as one message, to a
+// worker that is idle; while every worker is busy the queue grows, so batches
+// grow with the load and the per-message cost is shared by more requests.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { PublicKey, Signature } from '../types.js';
@@ -27,10 +27,14 @@ const { parentPort } = require('node:worker_threads');
 const { createPublicKey, verify } = require('node:crypto');
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const keys = new Map();
-parentPort.on('message', ({ id, data, count }) => {
+parentPort.on('message', (data) => {
   const buf = Buffer.from(data);
-  const results = new Uint8Array(count);
-  let off = 0;
+  const id = buf.readUInt32BE(0);
+  const count = buf.readUInt32BE(4);
+  const reply = new Uint8Array(4 + count);
+  new DataView(reply.buffer).setUint32(0, id);
+  const results = reply.subarray(4);
+  let off = 8;
   for (let i = 0; i < count; i++) {
     const msgLen = buf.readUInt32BE(off); off += 4;
     const pub = buf.subarray(off, off + 32); off += 32;
@@ -49,7 +53,7 @@ parentPort.on('message', ({ id, data, count }) => {
       results[i] = 0;
     }
   }
-  parentPort.postMessage({ id, results }, [results.buffer]);
+  parentPort.postMessage(reply.buffer, [reply.buffer]);
 });
 `;
 
@@ -64,12 +68,17 @@ export class VerifyPool {
       const worker = new Worker(WORKER_SOURCE, { eval: true });
       worker.unref(); // never keeps the process alive
       const entry: PoolWorker = { worker, inFlight: 0, batches: new Map() };
-      worker.on('message', ({ id, results }: { id: number; results: Uint8Array }) => {
+      // Messages are bare transferred ArrayBuffers (id and count in a small
+      // header): cheaper than structured-cloning an object per batch.
+      worker.on('message', (reply: ArrayBuffer) => {
+        const id = new DataView(reply).getUint32(0);
+        const results = new Uint8Array(reply, 4);
         const batch = entry.batches.get(id);
         if (batch === undefined) return;
         entry.batches.delete(id);
         entry.inFlight -= batch.length;
         batch.forEach((p, j) => p.resolve(results[j] === 1));
+        this.dispatch();
       });
       worker.on('error', () => {
         // A crashed worker fails its batches closed (not verified), never open.
@@ -87,7 +96,10 @@ export class VerifyPool {
       this.queue.push({ publicKey, message, signature, resolve });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.dispatch());
+        setImmediate(() => {
+          this.scheduled = false;
+          this.dispatch();
+        });
       }
     });
   }
@@ -96,19 +108,27 @@ export class VerifyPool {
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 
+  /** Sends the queue to an idle worker, if there is one; otherwise it waits for one to finish. */
   private dispatch(): void {
-    this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
-    const target = this.workers.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
-    if (!Number.isFinite(target.inFlight)) {
-      batch.forEach((p) => p.resolve(false));
+    if (this.queue.length === 0) return;
+    const target = this.workers.find((w) => w.inFlight === 0);
+    if (target === undefined) {
+      if (this.workers.every((w) => !Number.isFinite(w.inFlight))) {
+        const failed = this.queue;
+        this.queue = [];
+        failed.forEach((p) => p.resolve(false));
+      }
       return;
     }
-    const size = batch.reduce((n, p) => n + 4 + 32 + 64 + p.message.length, 0);
+    const batch = this.queue;
+    this.queue = [];
+    const id = this.nextBatchId;
+    this.nextBatchId = (this.nextBatchId + 1) >>> 0;
+    const size = batch.reduce((n, p) => n + 4 + 32 + 64 + p.message.length, 8);
     const data = Buffer.allocUnsafe(size);
-    let off = 0;
+    data.writeUInt32BE(id, 0);
+    data.writeUInt32BE(batch.length, 4);
+    let off = 8;
     for (const p of batch) {
       off = data.writeUInt32BE(p.message.length, off);
       data.set(p.publicKey, off);
@@ -118,10 +138,9 @@ export class VerifyPool {
       data.set(p.message, off);
       off += p.message.length;
     }
-    const id = this.nextBatchId++;
     target.batches.set(id, batch);
     target.inFlight += batch.length;
     const copy = data.buffer.slice(data.byteOffset, data.byteOffset + size);
-    target.worker.postMessage({ id, data: copy, count: batch.length }, [copy]);
+    target.worker.postMessage(copy, [copy]);
   }
 }
