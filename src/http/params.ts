@@ -27,6 +27,14 @@ export function parseHashParam(name: string, text: string): Hash {
   return asHash(fromHex(text));
 }
 
+/** get-leaves' `<start>/<end>`: both indices, start < end. */
+export function parseRangeParams(startText: string, endText: string): { start: number; end: number } {
+  const start = parseIndexParam('start index', startText);
+  const end = parseIndexParam('end index', endText);
+  if (start >= end) throw new BadRequestError(`start index ${start} must be less than end index ${end}`);
+  return { start, end };
+}
+
 function truncate(s: string): string {
   return s.length > 40 ? s.slice(0, 40) + '…' : s;
 }

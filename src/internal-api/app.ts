@@ -10,7 +10,7 @@ import { BadRequestError, ForbiddenError, LogError, NotFoundError } from '../err
 import { formatCosignedTreeHead, formatEncodedLeaves, formatSignedTreeHead, formatTreeHead } from '../formats/messages.js';
 import type { CosignedTreeHead, SignedTreeHead, TreeHead } from '../formats/tree-head.js';
 import type { Logger } from '../log.js';
-import { parseIndexParam } from '../http/params.js';
+import { parseRangeParams } from '../http/params.js';
 import { ok } from '../http/respond.js';
 import { buildApp, type Route } from '../http/router.js';
 
@@ -41,9 +41,7 @@ export function internalRoutes(source: ReplicationSource, maxRange: number, cosi
       name: 'get-leaves',
       args: 2,
       handle: (_c, [startText, endText]) => {
-        const start = parseIndexParam('start index', startText as string);
-        const end = parseIndexParam('end index', endText as string);
-        if (start >= end) throw new BadRequestError(`start index ${start} must be less than end index ${end}`);
+        const { start, end } = parseRangeParams(startText as string, endText as string);
         const size = source.localTreeHead().size;
         // log-go's internal semantics: start == size is "at end of tree" (404),
         // start beyond it is a bad request; end is clamped, not refused.

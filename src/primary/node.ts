@@ -11,7 +11,9 @@ import { startServer, type RunningServer } from '../http/serve.js';
 import { SthFile } from '../storage/sth-file.js';
 import { PrimaryLog, type SubmissionLimiter } from './log-service.js';
 import { PublishedHead } from './published-head.js';
-import { every, Rotator, type Cosigner, type ReplicationGate } from './rotation.js';
+import { Rotator, type Cosigner, type ReplicationGate } from './rotation.js';
+import { runPeriodically } from '../periodic.js';
+import { RepeatFilter } from '../log-repeats.js';
 import { Sequencer } from './sequencer.js';
 import { VerifyPool } from '../crypto/verify-pool.js';
 import { buildPrimaryExtensions, type ExtensionContext } from './extensions.js';
@@ -88,7 +90,13 @@ export async function runPrimary(config: Config, log: Logger, extend: ExtensionB
     throw err;
   }
   sequencer.start();
-  const rotation = every(config.intervalMs, () => rotator.rotate(), log, 'tree head rotation');
+  const rotationErrors = new RepeatFilter(log);
+  const rotation = runPeriodically(config.intervalMs, () => rotator.rotate(), {
+    failed: (err) => rotationErrors.report('error', 'rotation', (err as Error)?.name ?? 'error', `tree head rotation failed: ${(err as Error)?.message ?? String(err)}`),
+    succeeded: () => {
+      if (rotationErrors.clear('rotation')) log.info('tree head rotation succeeds again');
+    },
+  });
   log.info(`primary: public API on http://${publicServer.address}, internal API on http://${internalServer.address}`);
 
   let stopping: Promise<void> | undefined;

@@ -118,28 +118,3 @@ function sameHead(a: CosignedTreeHead, b: CosignedTreeHead): boolean {
     })
   );
 }
-
-/** Runs `step` every `intervalMs` until stopped; a failing step is logged, not fatal. */
-export function every(intervalMs: number, step: () => Promise<unknown>, log: Logger, what: string): { stop(): Promise<void> } {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const loop = (): void => {
-    running = step()
-      .then(
-        () => undefined,
-        (err: unknown) => log.error(`${what} failed: ${(err as Error)?.message ?? String(err)}`),
-      )
-      .then(() => {
-        if (!stopped) timer = setTimeout(loop, intervalMs);
-      });
-  };
-  timer = setTimeout(loop, 0);
-  return {
-    async stop() {
-      stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-      await running;
-    },
-  };
-}

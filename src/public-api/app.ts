@@ -15,7 +15,7 @@ import {
 } from '../formats/messages.js';
 import type { CosignedTreeHead } from '../formats/tree-head.js';
 import { readBodyText } from '../http/body.js';
-import { parseHashParam, parseIndexParam } from '../http/params.js';
+import { parseHashParam, parseIndexParam, parseRangeParams } from '../http/params.js';
 import { ok, textResponse } from '../http/respond.js';
 import { buildApp, type Route } from '../http/router.js';
 
@@ -72,9 +72,7 @@ export function publicRoutes(log: PublicLog): Route[] {
       name: 'get-leaves',
       args: 2,
       handle: (_c, [startText, endText]) => {
-        const start = parseIndexParam('start index', startText as string);
-        const end = parseIndexParam('end index', endText as string);
-        if (start >= end) throw new BadRequestError(`start index ${start} must be less than end index ${end}`);
+        const { start, end } = parseRangeParams(startText as string, endText as string);
         return ok(formatEncodedLeaves(log.leaves(start, end)));
       },
     },

@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { loadSigner, openTreeForRole, readInternalToken } from '../node-common.js';
 import { notPrimaryApp } from '../public-api/app.js';
 import { RepeatFilter } from '../log-repeats.js';
+import { runPeriodically, type Periodic } from '../periodic.js';
 import { Replicator } from './replicator.js';
 import { InternalApiClient } from './upstream-client.js';
 
@@ -101,36 +102,13 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
   }
 }
 
-/**
- * Runs `step` at a fixed rate: the next step starts `intervalMs` after the
- * previous one started, or at once if it took longer (a catch-up), so the
- * replication lag stays near one interval under steady load.
- */
-function pollEvery(intervalMs: number, step: () => Promise<unknown>, log: Logger): { stop(): Promise<void> } {
-  // A failure that persists (a full disk) would otherwise be logged every poll.
+/** The replication loop: fixed-rate polling, persistent failures logged once a minute. */
+function pollEvery(intervalMs: number, step: () => Promise<unknown>, log: Logger): Periodic {
   const repeats = new RepeatFilter(log);
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const loop = (): void => {
-    const started = Date.now();
-    running = step()
-      .then(
-        () => {
-          if (repeats.clear('step')) log.info('replication steps succeed again');
-        },
-        (err: unknown) => repeats.report('error', 'step', (err as Error)?.name ?? 'error', `replication step failed: ${(err as Error)?.stack ?? String(err)}`),
-      )
-      .then(() => {
-        if (!stopped) timer = setTimeout(loop, Math.max(0, intervalMs - (Date.now() - started)));
-      });
-  };
-  timer = setTimeout(loop, 0);
-  return {
-    async stop() {
-      stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-      await running;
+  return runPeriodically(intervalMs, step, {
+    failed: (err) => repeats.report('error', 'step', (err as Error)?.name ?? 'error', `replication step failed: ${(err as Error)?.stack ?? String(err)}`),
+    succeeded: () => {
+      if (repeats.clear('step')) log.info('replication steps succeed again');
     },
-  };
+  });
 }
