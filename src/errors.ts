@@ -1,5 +1,5 @@
 // Errors as typed classes. Each carries the HTTP status it maps to; the
-// mapping to a response happens in one place (src/http-errors.ts).
+// mapping to a response happens in one place (src/http/respond.ts).
 
 export abstract class LogError extends Error {
   abstract readonly status: number;
@@ -20,9 +20,6 @@ export class ForbiddenError extends LogError {
 /** The thing asked for does not exist (leaf not in tree, unknown path, at end of tree). (404) */
 export class NotFoundError extends LogError {
   readonly status = 404;
-}
-export class MethodNotAllowedError extends LogError {
-  readonly status = 405;
 }
 export class PayloadTooLargeError extends LogError {
   readonly status = 413;

@@ -63,31 +63,48 @@ export class VerifyPool {
   private scheduled = false;
   private nextBatchId = 0;
 
+  private closing = false;
+
   constructor(size = Math.max(1, availableParallelism())) {
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true });
-      worker.unref(); // never keeps the process alive
-      const entry: PoolWorker = { worker, inFlight: 0, batches: new Map() };
-      // Messages are bare transferred ArrayBuffers (id and count in a small
-      // header): cheaper than structured-cloning an object per batch.
-      worker.on('message', (reply: ArrayBuffer) => {
-        const id = new DataView(reply).getUint32(0);
-        const results = new Uint8Array(reply, 4);
-        const batch = entry.batches.get(id);
-        if (batch === undefined) return;
-        entry.batches.delete(id);
-        entry.inFlight -= batch.length;
-        batch.forEach((p, j) => p.resolve(results[j] === 1));
-        this.dispatch();
-      });
-      worker.on('error', () => {
-        // A crashed worker fails its batches closed (not verified), never open.
-        for (const batch of entry.batches.values()) batch.forEach((p) => p.resolve(false));
-        entry.batches.clear();
-        entry.inFlight = Number.POSITIVE_INFINITY;
-      });
-      this.workers.push(entry);
-    }
+    for (let i = 0; i < size; i++) this.workers.push(this.spawn());
+  }
+
+  private spawn(): PoolWorker {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker.unref(); // never keeps the process alive
+    const entry: PoolWorker = { worker, inFlight: 0, batches: new Map() };
+    // Messages are bare transferred ArrayBuffers (id and count in a small
+    // header): cheaper than structured-cloning an object per batch.
+    worker.on('message', (reply: ArrayBuffer) => {
+      const id = new DataView(reply).getUint32(0);
+      const results = new Uint8Array(reply, 4);
+      const batch = entry.batches.get(id);
+      if (batch === undefined) return;
+      entry.batches.delete(id);
+      entry.inFlight -= batch.length;
+      batch.forEach((p, j) => p.resolve(results[j] === 1));
+      this.dispatch();
+    });
+    // A worker that dies (error or exit) is replaced, and its requests are
+    // verified again by the others: never answered "does not verify" for a
+    // signature nobody checked, never left hanging.
+    let gone = false;
+    const replace = (): void => {
+      if (gone) return;
+      gone = true;
+      const orphaned = [...entry.batches.values()].flat();
+      entry.batches.clear();
+      if (this.closing) {
+        orphaned.forEach((p) => p.resolve(false));
+        return;
+      }
+      this.workers[this.workers.indexOf(entry)] = this.spawn();
+      this.queue.unshift(...orphaned);
+      this.dispatch();
+    };
+    worker.on('error', replace);
+    worker.on('exit', replace);
+    return entry;
   }
 
   /** Resolves true iff the signature verifies; never rejects. */
@@ -105,6 +122,7 @@ export class VerifyPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 
@@ -112,14 +130,7 @@ export class VerifyPool {
   private dispatch(): void {
     if (this.queue.length === 0) return;
     const target = this.workers.find((w) => w.inFlight === 0);
-    if (target === undefined) {
-      if (this.workers.every((w) => !Number.isFinite(w.inFlight))) {
-        const failed = this.queue;
-        this.queue = [];
-        failed.forEach((p) => p.resolve(false));
-      }
-      return;
-    }
+    if (target === undefined) return; // a worker finishing calls dispatch again
     const batch = this.queue;
     this.queue = [];
     const id = this.nextBatchId;

@@ -1,6 +1,5 @@
 // The one place where errors become HTTP responses. Every non-2xx body is a
 // single human-readable line; every body is text/plain; charset=utf-8.
-import type { Context } from 'hono';
 import { LogError, UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -28,17 +27,4 @@ export function errorResponse(err: unknown, log: Logger, what: string): Response
   }
   log.error(`${what}: internal error: ${(err as Error)?.stack ?? String(err)}`);
   return textResponse(500, 'internal server error\n');
-}
-
-export type Handler = (c: Context) => Response | Promise<Response>;
-
-/** Wraps a handler so that every throw goes through errorResponse. */
-export function guarded(log: Logger, handler: Handler): Handler {
-  return async (c) => {
-    try {
-      return await handler(c);
-    } catch (err) {
-      return errorResponse(err, log, `${c.req.method} ${c.req.path}`);
-    }
-  };
 }

@@ -62,7 +62,8 @@ export class PrimaryLog implements PublicLog {
     const admission = this.limiter === undefined ? undefined : await this.limiter.admit(submitterKeyHash, tokenHeader);
     let result;
     try {
-      result = this.sequencer.submit(leaf, hash);
+      // After an await the leaf may have been sequenced meanwhile: look again.
+      result = admission === undefined ? this.sequencer.enqueue(leaf, hash) : this.sequencer.submit(leaf, hash);
     } catch (err) {
       admission?.refund();
       throw err;
@@ -98,7 +99,7 @@ export class PrimaryLog implements PublicLog {
  * Leaves [start, end) of a tree of `size` leaves, clamped to maxRange, with
  * log-go's public semantics: start or end beyond the tree is 400.
  */
-export function readLeaves(
+function readLeaves(
   store: Pick<ProofStore, 'leaves'>,
   start: number,
   end: number,

@@ -65,17 +65,15 @@ export class Rotator {
     const localSize = tree.size();
     const allowed = Math.min(await this.deps.gate.allowedSize(localSize), localSize);
     const size = Math.max(allowed, previous.size);
+    const now = this.deps.now();
+    const idle = size === previous.size && previous.cosignatures.length > 0 && now - this.lastCosignedAt < this.deps.idleIntervalMs;
+    if (this.deps.cosigner !== undefined && idle) return previous; // spare the witnesses until idle-interval passes
     const next: TreeHead = { size, rootHash: tree.rootAt(size) };
     checkConsistent(previous, next, tree);
     const sth = signTreeHead(this.deps.signer, next);
 
     let cosignatures: Cosignature[] = [];
     if (this.deps.cosigner !== undefined) {
-      const grew = size > previous.size;
-      const now = this.deps.now();
-      if (!grew && previous.cosignatures.length > 0 && now - this.lastCosignedAt < this.deps.idleIntervalMs) {
-        return previous; // idle: spare the witnesses until idle-interval passes
-      }
       const collected = await this.deps.cosigner.cosign(sth, previous);
       if (collected === undefined) {
         this.repeats.report('warning', 'quorum', 'not-met', `tree head of size ${size} not published: witness cosignatures do not satisfy the policy quorum`);

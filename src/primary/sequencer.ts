@@ -56,14 +56,23 @@ export class Sequencer {
    * (503) when the pool is full: pushback instead of unbounded queueing.
    */
   submit(leaf: Uint8Array, leafHash: Hash): Submission {
-    const known = this.lookup(leafHash);
-    if (known !== undefined) return known;
+    return this.lookup(leafHash) ?? this.enqueue(leaf, leafHash);
+  }
+
+  /**
+   * Queues a leaf the caller has just looked up and found unknown (with no
+   * await in between), skipping a second lookup on add-leaf's hot path.
+   */
+  enqueue(leaf: Uint8Array, leafHash: Hash): Submission {
     const key = Buffer.from(leafHash).toString('latin1');
+    if (this.pending.has(key)) return { state: 'pending', isNew: false };
     if (this.pending.size >= this.opts.maxPending) {
       throw new UnavailableError(`the log is busy: ${this.pending.size} leaves are waiting to be sequenced; retry later`, 1);
     }
     this.pending.set(key, leaf);
-    if (this.pending.size >= this.opts.batchSize) this.scheduleFlush();
+    // While appends fail (a full disk), retries are left to the timer rather
+    // than attempted again by every submission.
+    if (this.pending.size >= this.opts.batchSize && this.failures === 0) this.scheduleFlush();
     return { state: 'pending', isNew: true };
   }
 

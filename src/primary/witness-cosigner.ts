@@ -102,7 +102,8 @@ export class WitnessCosigner implements Cosigner {
       switch (outcome.kind) {
         case 'cosigned': {
           const result = this.verify(w, sth, outcome.body);
-          if (result.ok) this.deps.sizes.set(id, sth.size);
+          // Written only when it changes: an idle round re-cosigns the same size.
+          if (result.ok && sth.size !== oldSize) this.deps.sizes.set(id, sth.size);
           return result;
         }
         case 'conflict':

@@ -82,7 +82,8 @@ export class InternalApiClient implements ReplicationUpstream, SecondaryHeadSour
   }
 
   async leaves(start: number, end: number): Promise<Uint8Array[]> {
-    const { status, body, url } = await this.get(`get-leaves/${start}/${end}`);
+    // An error answer is short; a good one is at most one line per leaf asked for.
+    const { status, body, url } = await this.get(`get-leaves/${start}/${end}`, (end - start) * LINE_LENGTH + MAX_SMALL_ANSWER);
     // Internal semantics: start equal to the size is 404 "at end of tree".
     // log-go answers that with its own 404 text, so any 404 here means it.
     if (status === 404) return [];
@@ -108,7 +109,13 @@ export class InternalApiClient implements ReplicationUpstream, SecondaryHeadSour
     return this.agent.destroy();
   }
 
-  private async get(endpoint: string): Promise<{ status: number; body: string; url: string }> {
+  /**
+   * GETs an endpoint. The answer is read up to `maxBytes` (a tree head is a
+   * few hundred bytes; get-leaves is bounded by the range asked for): a peer
+   * that sends more is failing, and must not make this node buffer without
+   * limit.
+   */
+  private async get(endpoint: string, maxBytes = MAX_SMALL_ANSWER): Promise<{ status: number; body: string; url: string }> {
     const url = `${this.baseUrl}/${endpoint}`;
     try {
       const res = await request(url, {
@@ -117,14 +124,33 @@ export class InternalApiClient implements ReplicationUpstream, SecondaryHeadSour
         dispatcher: this.agent,
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
-      return { status: res.statusCode, body: await res.body.text(), url };
+      const declared = Number(res.headers['content-length'] ?? NaN);
+      if (declared > maxBytes) {
+        res.body.destroy();
+        throw new UpstreamError(`GET ${url}: answer of ${declared} bytes is larger than the ${maxBytes} expected`);
+      }
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        total += chunk.length;
+        if (total > maxBytes) {
+          res.body.destroy();
+          throw new UpstreamError(`GET ${url}: answer larger than the ${maxBytes} bytes expected`);
+        }
+        chunks.push(chunk);
+      }
+      return { status: res.statusCode, body: Buffer.concat(chunks).toString('latin1'), url };
     } catch (err) {
+      if (err instanceof UpstreamError) throw err;
       const e = err as Error & { code?: string; cause?: { code?: string } };
       const reason = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${this.opts.timeoutMs} ms` : (e.cause?.code ?? e.code ?? e.message);
       throw new UpstreamError(`GET ${url}: ${reason}`);
     }
   }
 }
+
+/** Cap for tree-head answers (a few hundred bytes, plus cosignature lines). */
+const MAX_SMALL_ANSWER = 64 * 1024;
 
 // One get-leaves line: `leaf=<checksum> <signature> <key_hash>\n`, hex.
 const KEY = 'leaf=';
@@ -142,7 +168,8 @@ const LINE_LENGTH = KEY_HASH_AT + 2 * HASH_SIZE + 1;
  */
 export function parseEncodedLeaves(text: string, maxCount: number): Uint8Array[] {
   const count = text.length / LINE_LENGTH;
-  const out = Buffer.allocUnsafe(count * TREE_LEAF_SIZE);
+  // Allocate only for a count that can be right; anything else takes the slow path's error.
+  const out = Buffer.allocUnsafe(Number.isInteger(count) && count <= maxCount ? count * TREE_LEAF_SIZE : 0);
   const wellFormed = (): boolean => {
     if (!Number.isInteger(count) || count === 0 || count > maxCount) return false;
     for (let i = 0, line = 0, leaf = 0; i < count; i++, line += LINE_LENGTH, leaf += TREE_LEAF_SIZE) {

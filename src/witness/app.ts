@@ -1,11 +1,11 @@
 // The witness's HTTP interface (tlog-witness.md): POST add-checkpoint, and
 // GET <origin hash>/checkpoint for monitors.
 import { Hono } from 'hono';
-import { MethodNotAllowedError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { readBodyBytes } from '../http/body.js';
 import type { Logger } from '../log.js';
 import { errorResponse, ok, textResponse } from '../http/respond.js';
-import { normalizePrefix } from '../http/router.js';
+import { MethodNotAllowed, normalizePrefix } from '../http/router.js';
 import { ConflictError } from './errors.js';
 import { formatTlogSize, TLOG_SIZE_CONTENT_TYPE } from './protocol.js';
 import type { Witness } from './witness.js';
@@ -25,12 +25,12 @@ export function witnessApp(witness: Witness, prefix: string, log: Logger): Hono 
       if (!path.startsWith(base + '/')) throw new NotFoundError('not found');
       const rest = path.slice(base.length + 1);
       if (rest === 'add-checkpoint') {
-        if (c.req.method !== 'POST') throw new MethodNotAllowedError('use POST');
+        if (c.req.method !== 'POST') throw new MethodNotAllowed('POST');
         return addCheckpoint(witness, new Uint8Array(await readBodyBytes(c, MAX_ADD_CHECKPOINT_BODY)));
       }
       const m = /^([^/]+)\/checkpoint$/.exec(rest);
       if (m !== null && ORIGIN_HASH_RE.test(m[1]!)) {
-        if (c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new MethodNotAllowedError('use GET');
+        if (c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new MethodNotAllowed('GET');
         const note = witness.latestCheckpoint(m[1]!);
         if (note === undefined) throw new NotFoundError('no checkpoint cosigned for this log');
         return ok(note);

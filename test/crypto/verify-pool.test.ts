@@ -21,3 +21,18 @@ test('verify pool agrees with ed25519Verify on good, bad and malformed input', a
   assert.deepEqual(got, want);
   assert.ok(want.some((x) => x) && want.some((x) => !x), 'both outcomes covered');
 });
+
+test('a worker that dies is replaced and its requests are verified by the others', async (t) => {
+  const pool = new VerifyPool(2);
+  t.after(() => pool.close());
+  const signer = signerFromSeed(generateSeed());
+  const message = new Uint8Array(56).fill(9);
+  const signature = signer.sign(message);
+  const pending = Array.from({ length: 200 }, () => pool.verify(signer.publicKey, message, signature));
+  // Kill one worker while requests are queued or in flight.
+  const workers = (pool as unknown as { workers: Array<{ worker: { terminate(): Promise<number> } }> }).workers;
+  await workers[0]!.worker.terminate();
+  const results = await Promise.all(pending);
+  assert.ok(results.every((ok) => ok), 'every valid signature still verifies');
+  assert.equal(await pool.verify(signer.publicKey, message, signature), true, 'the pool keeps working');
+});
