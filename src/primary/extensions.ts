@@ -23,6 +23,7 @@ export async function buildPrimaryExtensions(ctx: ExtensionContext): Promise<Pri
   return {
     gate: replication?.gate,
     beforeServing: replication?.checkNotForked,
+    close: replication?.close,
     cosigner: buildCosigner(ctx),
     limiter: await buildSubmissionLimiter(ctx),
   };

@@ -15,6 +15,8 @@ import { Rotator, type Cosigner, type ReplicationGate } from './rotation.js';
 import { runPeriodically } from '../periodic.js';
 import { RepeatFilter } from '../log-repeats.js';
 import { Sequencer } from './sequencer.js';
+import type { TreeStore } from '../tree/store.js';
+import type { Signer } from '../types.js';
 import { VerifyPool } from '../crypto/verify-pool.js';
 import { buildPrimaryExtensions, type ExtensionContext } from './extensions.js';
 import { persistPublishedHead, startupTreeHead } from './startup.js';
@@ -26,6 +28,8 @@ export interface PrimaryExtensions {
   limiter?: SubmissionLimiter;
   /** Runs once the tree is open and before serving, e.g. the "not forked" check against secondaries. */
   beforeServing?: () => Promise<void>;
+  /** Releases what the extensions hold (connections). */
+  close?: () => Promise<void>;
 }
 
 export interface RunningPrimary {
@@ -38,19 +42,45 @@ export type ExtensionBuilder = (ctx: ExtensionContext) => PrimaryExtensions | Pr
 
 export async function runPrimary(config: Config, log: Logger, extend: ExtensionBuilder = buildPrimaryExtensions): Promise<RunningPrimary> {
   const signer = loadSigner(config);
-  const logKeyHash = keyHash(signer.publicKey);
   const tree = openTreeForRole(config.dbFile, 'sequencing');
+  // What has been opened, closed in reverse order on stop, or at once when
+  // starting fails half-way (a refused fork check, a port in use).
+  const opened: Array<() => unknown> = [() => tree.close()];
+  const closeAll = async (): Promise<void> => {
+    for (const close of opened.reverse()) await close();
+  };
+  try {
+    return await startPrimary(config, log, extend, signer, tree, opened, closeAll);
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function startPrimary(
+  config: Config,
+  log: Logger,
+  extend: ExtensionBuilder,
+  signer: Signer,
+  tree: TreeStore,
+  opened: Array<() => unknown>,
+  closeAll: () => Promise<void>,
+): Promise<RunningPrimary> {
+  const logKeyHash = keyHash(signer.publicKey);
   const sthFile = new SthFile(config.primary.sthFile);
   const published = new PublishedHead(startupTreeHead(sthFile, tree, signer, log));
   log.info(`log key hash ${toHex(logKeyHash)}; local tree size ${tree.size()}, published size ${published.size}`);
 
   const ext = await extend({ config, log, logPublicKey: signer.publicKey, logKeyHash, tree });
+  if (ext.close !== undefined) opened.push(ext.close);
   await ext.beforeServing?.();
   const gate: ReplicationGate = ext.gate ?? singleNodeGate(log);
 
   const sequencer = new Sequencer(tree, config.primary, log);
+  opened.push(() => sequencer.stop()); // on stop: sequences what is pending, after the listeners closed
   // Signature checks are add-leaf's dominant cost: do them on worker threads.
   const verifyPool = new VerifyPool();
+  opened.push(() => verifyPool.close());
   const service = new PrimaryLog((k, m, s) => verifyPool.verify(k, m, s), tree, sequencer, published, config.primary.maxRange, ext.limiter);
   const rotator = new Rotator({
     tree,
@@ -82,13 +112,9 @@ export async function runPrimary(config: Config, log: Logger, extend: ExtensionB
     log,
   );
   const publicServer = await startServer(publicApp(service, config.urlPrefix, log), config.externalEndpoint);
-  let internalServer: RunningServer;
-  try {
-    internalServer = await startServer(internal, config.internalEndpoint);
-  } catch (err) {
-    await publicServer.close();
-    throw err;
-  }
+  opened.push(() => publicServer.close());
+  const internalServer = await startServer(internal, config.internalEndpoint);
+  opened.push(() => internalServer.close());
   sequencer.start();
   const rotationErrors = new RepeatFilter(log);
   const rotation = runPeriodically(config.intervalMs, () => rotator.rotate(), {
@@ -97,20 +123,14 @@ export async function runPrimary(config: Config, log: Logger, extend: ExtensionB
       if (rotationErrors.clear('rotation')) log.info('tree head rotation succeeds again');
     },
   });
+  opened.push(() => rotation.stop());
   log.info(`primary: public API on http://${publicServer.address}, internal API on http://${internalServer.address}`);
 
   let stopping: Promise<void> | undefined;
   return {
     publicServer,
     internalServer,
-    stop: () =>
-      (stopping ??= (async () => {
-        await Promise.all([publicServer.close(), internalServer.close()]);
-        await rotation.stop();
-        sequencer.stop();
-        tree.close();
-        await verifyPool.close();
-      })()),
+    stop: () => (stopping ??= closeAll()),
   };
 }
 

@@ -22,6 +22,8 @@ export interface ReplicationParts {
   gate: ReplicationGate;
   /** Refuses to start when a secondary holds a tree that is not a prefix of ours. */
   checkNotForked?: () => Promise<void>;
+  /** Closes the connections to the secondaries. */
+  close(): Promise<void>;
 }
 
 /** What the gate and the startup fork check ask a secondary. */
@@ -50,15 +52,16 @@ export function buildReplicationGate(ctx: ExtensionContext): ReplicationParts | 
   const urls = config.primary.secondaryUrls;
   if (urls.length === 0) return undefined;
   const token = readInternalToken(config);
-  const secondaries = urls.map((url, i): GateSecondary => {
-    const keyFile = config.primary.secondaryPubkeyFiles[i] as string;
-    const client = new InternalApiClient({ baseUrl: url, token, timeoutMs: config.timeoutMs, connections: 1 });
-    return { name: client.baseUrl, publicKey: readPublicKeyFile(keyFile), source: client };
-  });
+  const publicKeys = config.primary.secondaryPubkeyFiles.map((f) => readPublicKeyFile(f));
+  const clients = urls.map((url) => new InternalApiClient({ baseUrl: url, token, timeoutMs: config.timeoutMs, connections: 1 }));
+  const secondaries = clients.map((client, i): GateSecondary => ({ name: client.baseUrl, publicKey: publicKeys[i] as PublicKey, source: client }));
   log.info(`replication gate: ${secondaries.length} secondar${secondaries.length === 1 ? 'y' : 'ies'} (${secondaries.map((s) => s.name).join(', ')})`);
   return {
     gate: new SecondaryGate(secondaries, tree, log),
     checkNotForked: () => checkNotForked(secondaries, tree, log, ctx.logPublicKey),
+    close: async () => {
+      await Promise.all(clients.map((c) => c.close()));
+    },
   };
 }
 
