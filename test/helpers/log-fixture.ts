@@ -135,6 +135,11 @@ const READY = /public API on http:\/\/\S+/;
 /** Starts a node and waits until both listeners are up. */
 export async function startNodeProcess(role: 'primary' | 'secondary', setup: NodeSetup, extraArgs: string[] = []): Promise<NodeProcess> {
   const p = spawnCli(['--role', role, '--config', setup.config, ...extraArgs], { name: `${role} ${setup.config}` });
-  await p.waitForOutput(READY, 20_000);
+  try {
+    await p.waitForOutput(READY, 20_000);
+  } catch (err) {
+    await p.kill9(); // the caller never gets a handle to clean up
+    throw err;
+  }
   return p;
 }

@@ -38,12 +38,14 @@ test('primary: 500 leaves reach 200 and every proof verifies', async (t) => {
   const first = await inParallel(leaves, 32, async (l) => (await http(`${url}/add-leaf`, { method: 'POST', body: l.body })).status);
   assert.ok(first.every((s) => s === 202), `fresh leaves answer 202, got ${[...new Set(first)]}`);
   await observe();
-  const poller = setInterval(() => void observe().catch(() => undefined), 100);
+  const pollerErrors: unknown[] = [];
+  const poller = setInterval(() => void observe().catch((err: unknown) => pollerErrors.push(err)), 100);
   try {
     await submitUntilPublished(url, leaves, 60_000);
   } finally {
     clearInterval(poller);
   }
+  assert.deepEqual(pollerErrors, [], 'every tree head observed while leaves were added was well-formed and signed');
   const head = await waitUntil('a head with all 500 leaves', async () => {
     const h = await observe();
     return h.size >= 500 ? h : undefined;

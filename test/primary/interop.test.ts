@@ -64,6 +64,8 @@ test('interop: sigsum-key, sigsum-submit, sigsum-verify and sigsum-monitor work 
     const out = monitor.output();
     throw new Error(`${err.message}\nmonitor stdout:\n${out.stdout}\nstderr:\n${out.stderr}`);
   });
+  // A few more intervals (-i 1s) in which it must raise nothing.
+  await new Promise((r) => setTimeout(r, 3500));
   const out = monitor.output();
   assert.doesNotMatch(out.stdout + out.stderr, /alert|fatal|inconsistent/i, 'no alert from sigsum-monitor');
   assert.equal(monitor.child.exitCode, null, 'sigsum-monitor still running');

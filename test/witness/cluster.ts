@@ -79,6 +79,8 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Also run one secondary, which the primary's replication gate waits for. */
   secondary?: boolean;
+  /** [primary] idle-interval. */
+  idleInterval?: string;
 }
 
 /**
@@ -94,7 +96,8 @@ export async function startPrimaryWithPolicy(
 ): Promise<Cluster> {
   const policyFile = join(dir, 'policy');
   const top = { timeout: opts.timeout ?? '1s', ...(opts.logLevel ? { 'log-level': opts.logLevel } : {}) };
-  const setup = await preparePrimary(dir, { interval: opts.interval ?? '300ms', top, primary: { 'policy-file': policyFile } });
+  const idle: Record<string, string> = opts.idleInterval === undefined ? {} : { 'idle-interval': opts.idleInterval };
+  const setup = await preparePrimary(dir, { interval: opts.interval ?? '300ms', top, primary: { 'policy-file': policyFile, ...idle } });
   const logPubFile = `${setup.keyFile}.pub`;
   let secondary: Cluster['secondary'];
   if (opts.secondary === true) {
@@ -114,6 +117,7 @@ export async function startPrimaryWithPolicy(
         primary: {
           'sth-file': setup.sthFile,
           'policy-file': policyFile,
+          ...idle,
           'secondary-url': [secSetup.internalUrl],
           'secondary-pubkey-file': [`${secSetup.keyFile}.pub`],
         },

@@ -41,7 +41,8 @@ test('misbehaving witnesses are ignored and logged; the log keeps publishing', a
   const started = Date.now();
   await submitUntilPublished(c.setup.publicUrl, leaves, 20_000);
   // A round already running when the leaves came, then theirs (each ≤ interval + timeout), plus slack for a busy machine.
-  assert.ok(Date.now() - started < 3 * (300 + 1000) + 2000, `published after ${Date.now() - started} ms`);
+  // Loose on purpose (a busy machine); the per-round bound is tested in cosigner.test.ts.
+  assert.ok(Date.now() - started < 15_000, `published after ${Date.now() - started} ms`);
   const head = await treeHead(c);
   assert.equal(head.size, 8);
   assert.deepEqual(assertQuorum(c, head), ['w1', 'w2'], 'only the good witnesses are served');
