@@ -14,7 +14,7 @@ import { signLeaf } from '../src/formats/leaf.js';
 import { formatAddLeafRequest, parseCosignedTreeHead, parseTreeHead } from '../src/formats/messages.js';
 import { TreeStore } from '../src/tree/store.js';
 import { asHash } from '../src/types.js';
-import { preparePrimary, prepareSecondary, startNodeProcess, tempDir, writeToml } from '../test/helpers/log-fixture.js';
+import { preparePrimary, prepareSecondary, startNodeProcess, tempDir, writePrimaryConfig } from '../test/helpers/log-fixture.js';
 import type { NodeProcess } from '../test/helpers/node-process.js';
 
 export interface ReplicationBenchOptions {
@@ -134,24 +134,10 @@ export async function benchSteadyState(rate: number, seconds: number, secondaryI
         await prepareSecondary(dir.path, { primaryUrl: primary.internalUrl, interval: `${secondaryIntervalMs}ms` }, `secondary${i}`),
       );
     }
-    writeToml(
-      primary.config,
-      {
-        'external-endpoint': `127.0.0.1:${primary.publicPort}`,
-        'internal-endpoint': `127.0.0.1:${primary.internalPort}`,
-        'key-file': primary.keyFile,
-        'db-file': primary.dbFile,
-        interval: '1s',
-        timeout: '2s',
-      },
-      {
-        primary: {
-          'sth-file': primary.sthFile,
-          'secondary-url': secondaries.map((s) => s.internalUrl),
-          'secondary-pubkey-file': secondaries.map((s) => `${s.keyFile}.pub`),
-        },
-      },
-    );
+    writePrimaryConfig(primary, {
+      interval: '1s',
+      secondaries: secondaries.map((s) => ({ url: s.internalUrl, pubkeyFile: `${s.keyFile}.pub` })),
+    });
     for (const s of secondaries) procs.push(await startNodeProcess('secondary', s));
     procs.push(await startNodeProcess('primary', primary));
 

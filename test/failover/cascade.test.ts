@@ -5,19 +5,15 @@
 // with sigsum-monitor following the log through the load balancer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { parseCosignedTreeHead } from '../../src/formats/messages.js';
 import { defaultPrimaryConfigPath } from '../../src/failover/primary-config.js';
 import { SthFile } from '../../src/storage/sth-file.js';
 import { TreeStore } from '../../src/tree/store.js';
-import { makeKey, prepareSecondary, startNodeProcess, tempDir } from '../helpers/log-fixture.js';
+import { prepareSecondary, startNodeProcess, tempDir } from '../helpers/log-fixture.js';
 import { http, runCli, waitUntil, type NodeProcess } from '../helpers/node-process.js';
 import { sigsumTools } from '../helpers/sigsum-tools.js';
 import { prepareCluster } from '../replication/fixture.js';
-import { assertFailoverOutcome, internalHead, promoteSecondary, promotedSize, repoint, startMonitorThenLoad, startPrimary, waitForLoad } from './fixture.js';
-import { HeadRecorder } from './head-recorder.js';
-import { LoadBalancer } from './load-balancer.js';
-import { SubmittingClient } from './submitting-client.js';
+import { assertFailoverOutcome, internalHead, promoteSecondary, promotedSize, repoint, startPrimary, startPrimaryUnderLoad } from './fixture.js';
 
 async function publishedRecordSize(internalUrl: string): Promise<number | undefined> {
   const res = await http(`${internalUrl}/get-tree-head`);
@@ -33,21 +29,7 @@ test('cascading failover: a fresh node replicates from the surviving secondary, 
   const q1 = secondaries[0]!;
   let q1Proc: NodeProcess = await startNodeProcess('secondary', q1);
   t.after(() => q1Proc.kill9());
-  const pProc = await startNodeProcess('primary', p);
-  t.after(() => pProc.kill9());
-
-  const lb = await LoadBalancer.start(p.publicUrl);
-  t.after(() => lb.close());
-  const recorder = new HeadRecorder();
-  recorder.watch('P', p.publicUrl);
-  recorder.start();
-  t.after(() => recorder.stop());
-  const submitKey = join(dir.path, 'submitter.key');
-  const client = new SubmittingClient(lb.url, makeKey(submitKey));
-  t.after(() => client.finish(0).catch(() => undefined));
-  const monitor = await startMonitorThenLoad(t, bin, dir.path, p.signer.publicKey, lb, client, `${submitKey}.pub`);
-
-  await waitForLoad(client, recorder, { name: 'P', publicUrl: p.publicUrl }, monitor, 40);
+  const { pProc, lb, recorder, client, monitor } = await startPrimaryUnderLoad(t, bin, dir.path, p, 40);
 
   // Site A is lost: P dies (its files only serve the test's assertions).
   await lb.monitorBetweenPolls();

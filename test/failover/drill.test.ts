@@ -5,30 +5,25 @@
 // real sigsum-monitor following the log through a load balancer all along.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { verifyTreeHeadSignature } from '../../src/formats/checkpoint.js';
 import { defaultPrimaryConfigPath } from '../../src/failover/primary-config.js';
 import { SthFile } from '../../src/storage/sth-file.js';
 import { TreeStore } from '../../src/tree/store.js';
-import { makeKey, prepareSecondary, startNodeProcess, tempDir, type NodeSetup } from '../helpers/log-fixture.js';
+import { prepareSecondary, startNodeProcess, tempDir, type NodeSetup } from '../helpers/log-fixture.js';
 import { runCli, waitUntil, type NodeProcess } from '../helpers/node-process.js';
 import { sigsumTools } from '../helpers/sigsum-tools.js';
 import { prepareCluster } from '../replication/fixture.js';
 import {
   assertFailoverOutcome,
-  waitForLoad,
   internalHead,
   monitorProcessed,
   promoteSecondary,
   promotedSize,
   repoint,
-  startMonitorThenLoad,
+  startPrimaryUnderLoad,
   startPrimary,
   truncateSecondary,
 } from './fixture.js';
-import { HeadRecorder } from './head-recorder.js';
-import { LoadBalancer } from './load-balancer.js';
-import { SubmittingClient } from './submitting-client.js';
 
 test('failover drill: kill -9 the primary under load, promote a secondary, nothing published is lost or forked', async (t) => {
   const bin = sigsumTools(t);
@@ -44,22 +39,8 @@ test('failover drill: kill -9 the primary under load, promote a secondary, nothi
   const procs = new Map<NodeSetup, NodeProcess>();
   t.after(() => Promise.all([...procs.values()].map((proc) => proc.kill9())));
   for (const s of secondaries) procs.set(s, await startNodeProcess('secondary', s));
-  const pProc = await startNodeProcess('primary', p);
-  t.after(() => pProc.kill9());
-
-  const lb = await LoadBalancer.start(p.publicUrl);
-  t.after(() => lb.close());
-  const recorder = new HeadRecorder();
-  recorder.watch('P', p.publicUrl);
-  recorder.start();
-  t.after(() => recorder.stop());
-  const submitKey = join(dir.path, 'submitter.key');
-  const client = new SubmittingClient(lb.url, makeKey(submitKey));
-  t.after(() => client.finish(0).catch(() => undefined));
-  const monitor = await startMonitorThenLoad(t, bin, dir.path, p.signer.publicKey, lb, client, `${submitKey}.pub`);
-
   // Load: the old primary publishes several heads and answers many 200s, and the monitor follows.
-  await waitForLoad(client, recorder, { name: 'P', publicUrl: p.publicUrl }, monitor, 60);
+  const { pProc, lb, recorder, client, monitor } = await startPrimaryUnderLoad(t, bin, dir.path, p, 60);
 
   // 1. kill -9 P between two monitor polls (a poll cut in half would be an
   // alert no load balancer can hide), with add-leaf requests in flight.

@@ -16,9 +16,10 @@ import type { PublicKey } from '../../src/types.js';
 import { http, runCli, spawnCli, waitUntil, type NodeProcess } from '../helpers/node-process.js';
 import { startTool, type RunningTool } from '../helpers/sigsum-tools.js';
 import { InternalApiClient } from '../../src/secondary/upstream-client.js';
-import type { HeadRecorder } from './head-recorder.js';
-import type { LoadBalancer } from './load-balancer.js';
-import type { SubmittingClient } from './submitting-client.js';
+import { makeKey, startNodeProcess, type PrimarySetup } from '../helpers/log-fixture.js';
+import { HeadRecorder } from './head-recorder.js';
+import { LoadBalancer } from './load-balancer.js';
+import { SubmittingClient } from './submitting-client.js';
 
 export async function promoteSecondary(args: string[]): Promise<{ code: number | null; output: string }> {
   return runCli(['promote-secondary', ...args], 60_000);
@@ -130,6 +131,37 @@ export async function waitForLoad(client: SubmittingClient, recorder: HeadRecord
   30_000, 100).catch((err: Error) => {
     throw new Error(`${err.message}: ${state()}; monitor stderr: ${monitor.output().stderr.slice(-1000)}`);
   });
+}
+
+/** The drill's opening, shared by every failover scenario. */
+export interface PrimaryUnderLoad {
+  pProc: NodeProcess;
+  lb: LoadBalancer;
+  recorder: HeadRecorder;
+  client: SubmittingClient;
+  monitor: RunningTool;
+}
+
+/**
+ * Starts primary P behind the load balancer, records its heads, starts
+ * sigsum-monitor and a submitting client through the load balancer, and
+ * waits until P has answered `leaves` 200s. Everything is cleaned up by t.after.
+ */
+export async function startPrimaryUnderLoad(t: TestContext, bin: string, dir: string, p: PrimarySetup, leaves: number): Promise<PrimaryUnderLoad> {
+  const pProc = await startNodeProcess('primary', p);
+  t.after(() => pProc.kill9());
+  const lb = await LoadBalancer.start(p.publicUrl);
+  t.after(() => lb.close());
+  const recorder = new HeadRecorder();
+  recorder.watch('P', p.publicUrl);
+  recorder.start();
+  t.after(() => recorder.stop());
+  const submitKey = join(dir, 'submitter.key');
+  const client = new SubmittingClient(lb.url, makeKey(submitKey));
+  t.after(() => client.finish(0).catch(() => undefined));
+  const monitor = await startMonitorThenLoad(t, bin, dir, p.signer.publicKey, lb, client, `${submitKey}.pub`);
+  await waitForLoad(client, recorder, { name: 'P', publicUrl: p.publicUrl }, monitor, leaves);
+  return { pProc, lb, recorder, client, monitor };
 }
 
 export interface FailoverOutcome {

@@ -77,32 +77,40 @@ async function baseSetup(dir: string, name: string, keyFile?: string): Promise<N
   };
 }
 
-/** Writes a primary's key, config and startup file (startup=empty). */
-export async function preparePrimary(dir: string, opts: PrimaryOptions = {}, name = 'primary'): Promise<PrimarySetup> {
-  const base = await baseSetup(dir, name, opts.keyFile);
-  const sthFile = join(dir, `${name}.sth`);
+/**
+ * (Re)writes a primary's config file. Multi-node setups call it again once
+ * their secondaries exist, since each side's config names the other.
+ */
+export function writePrimaryConfig(setup: PrimarySetup, opts: Omit<PrimaryOptions, 'keyFile'> = {}): void {
   writeToml(
-    base.config,
+    setup.config,
     {
-      'external-endpoint': `127.0.0.1:${base.publicPort}`,
-      'internal-endpoint': `127.0.0.1:${base.internalPort}`,
-      'key-file': base.keyFile,
-      'db-file': base.dbFile,
+      'external-endpoint': `127.0.0.1:${setup.publicPort}`,
+      'internal-endpoint': `127.0.0.1:${setup.internalPort}`,
+      'key-file': setup.keyFile,
+      'db-file': setup.dbFile,
       interval: opts.interval ?? '1s',
       timeout: '2s',
       ...opts.top,
     },
     {
       primary: {
-        'sth-file': sthFile,
+        'sth-file': setup.sthFile,
         'secondary-url': (opts.secondaries ?? []).map((s) => s.url),
         'secondary-pubkey-file': (opts.secondaries ?? []).map((s) => s.pubkeyFile),
         ...opts.primary,
       },
     },
   );
-  writeFileSync(`${sthFile}.startup`, 'startup=empty\n');
-  return { ...base, sthFile };
+}
+
+/** Writes a primary's key, config and startup file (startup=empty). */
+export async function preparePrimary(dir: string, opts: PrimaryOptions = {}, name = 'primary'): Promise<PrimarySetup> {
+  const base = await baseSetup(dir, name, opts.keyFile);
+  const setup = { ...base, sthFile: join(dir, `${name}.sth`) };
+  writePrimaryConfig(setup, opts);
+  writeFileSync(`${setup.sthFile}.startup`, 'startup=empty\n');
+  return setup;
 }
 
 export interface SecondaryOptions {

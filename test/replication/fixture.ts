@@ -11,7 +11,7 @@ import { InternalApiClient } from '../../src/secondary/upstream-client.js';
 import { emptyRoot } from '../../src/tree/hash.js';
 import { TreeStore } from '../../src/tree/store.js';
 import { http, waitUntil } from '../helpers/node-process.js';
-import { preparePrimary, prepareSecondary, writeToml, type NodeSetup, type PrimarySetup } from '../helpers/log-fixture.js';
+import { preparePrimary, prepareSecondary, writePrimaryConfig, type NodeSetup, type PrimarySetup } from '../helpers/log-fixture.js';
 
 export interface CapturedLog extends Logger {
   lines: string[];
@@ -136,24 +136,11 @@ export async function prepareCluster(dir: string, opts: ClusterOptions): Promise
       ),
     );
   }
-  writeToml(
-    primary.config,
-    {
-      'external-endpoint': `127.0.0.1:${primary.publicPort}`,
-      'internal-endpoint': `127.0.0.1:${primary.internalPort}`,
-      'key-file': primary.keyFile,
-      'db-file': primary.dbFile,
-      interval: opts.primaryInterval ?? '500ms',
-      timeout: '1s',
-    },
-    {
-      primary: {
-        'sth-file': primary.sthFile,
-        'secondary-url': secondaries.map((s) => s.internalUrl),
-        'secondary-pubkey-file': secondaries.map((s, i) => opts.pubkeyFileFor?.(i, s) ?? `${s.keyFile}.pub`),
-      },
-    },
-  );
+  writePrimaryConfig(primary, {
+    interval: opts.primaryInterval ?? '500ms',
+    top: { timeout: '1s' },
+    secondaries: secondaries.map((s, i) => ({ url: s.internalUrl, pubkeyFile: opts.pubkeyFileFor?.(i, s) ?? `${s.keyFile}.pub` })),
+  });
   return { primary, secondaries };
 }
 

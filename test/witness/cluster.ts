@@ -15,7 +15,7 @@ import { verifySigsumProof } from '../../src/formats/verify-proof.js';
 import { toHex } from '../../src/hex.js';
 import type { PublicKey, Signer } from '../../src/types.js';
 import { freePort, http, spawnCli, type NodeProcess } from '../helpers/node-process.js';
-import { makeKey, preparePrimary, prepareSecondary, startNodeProcess, writeToml, type NodeSetup, type PrimarySetup } from '../helpers/log-fixture.js';
+import { makeKey, preparePrimary, prepareSecondary, startNodeProcess, writePrimaryConfig, type NodeSetup, type PrimarySetup } from '../helpers/log-fixture.js';
 import type { TestLeaf } from '../helpers/submitter.js';
 
 export interface WitnessSpec {
@@ -103,26 +103,12 @@ export async function startPrimaryWithPolicy(
   if (opts.secondary === true) {
     const secSetup = await prepareSecondary(dir, { primaryUrl: setup.internalUrl, interval: '100ms', logPubkeyFile: logPubFile });
     // The primary's config can name the secondary only now that its address and key exist.
-    writeToml(
-      setup.config,
-      {
-        'external-endpoint': `127.0.0.1:${setup.publicPort}`,
-        'internal-endpoint': `127.0.0.1:${setup.internalPort}`,
-        'key-file': setup.keyFile,
-        'db-file': setup.dbFile,
-        interval: opts.interval ?? '300ms',
-        ...top,
-      },
-      {
-        primary: {
-          'sth-file': setup.sthFile,
-          'policy-file': policyFile,
-          ...idle,
-          'secondary-url': [secSetup.internalUrl],
-          'secondary-pubkey-file': [`${secSetup.keyFile}.pub`],
-        },
-      },
-    );
+    writePrimaryConfig(setup, {
+      interval: opts.interval ?? '300ms',
+      top,
+      primary: { 'policy-file': policyFile, ...idle },
+      secondaries: [{ url: secSetup.internalUrl, pubkeyFile: `${secSetup.keyFile}.pub` }],
+    });
     const process = await startNodeProcess('secondary', secSetup);
     t.after(() => process.kill9());
     secondary = { setup: secSetup, process };
