@@ -25,6 +25,9 @@ export async function readBodyText(c: Context, limit: number): Promise<string> {
   return text;
 }
 
+/** How much of an oversized body is read and thrown away before the connection is cut. */
+const MAX_DISCARD = 64 * 1024 * 1024;
+
 function tooLarge(limit: number): PayloadTooLargeError {
   return new PayloadTooLargeError(`request body is larger than the limit of ${limit} bytes`);
 }
@@ -41,10 +44,17 @@ function readNode(incoming: IncomingMessage, limit: number): Promise<Buffer[]> {
     const onData = (chunk: Buffer): void => {
       total += chunk.length;
       if (total > limit) {
-        // Stop reading; the 413 response closes the connection, so the rest
-        // of the body is never read.
+        // Answer 413 at once, but keep reading and discarding the rest of the
+        // body: closing a socket with unread data makes the kernel send a
+        // reset, which can destroy the 413 before the client reads it. A
+        // client that keeps sending past MAX_DISCARD is cut off.
         cleanup();
-        incoming.pause();
+        let discarded = total;
+        incoming.on('data', (more: Buffer) => {
+          discarded += more.length;
+          if (discarded > MAX_DISCARD) incoming.destroy();
+        });
+        incoming.on('error', () => undefined);
         reject(tooLarge(limit));
         return;
       }

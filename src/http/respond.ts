@@ -19,8 +19,6 @@ export function errorResponse(err: unknown, log: Logger, what: string): Response
     const line = err.message.replace(/\s*\n\s*/g, ' ');
     const headers: Record<string, string> = {};
     if (err instanceof UnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
-    // An oversized body is not read to its end; closing is the only way to resync.
-    if (err.status === 413) headers.connection = 'close';
     if (err.status === 405 && 'allow' in err) headers.allow = String((err as { allow: unknown }).allow);
     log.debug(`${what}: ${err.status} ${line}`);
     return textResponse(err.status, line + '\n', headers);

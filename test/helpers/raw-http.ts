@@ -19,8 +19,13 @@ export function rawRequest(
     });
     req.on('timeout', () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
     req.on('error', (err) => {
-      // A server may answer 413 and close before the whole body was sent.
-      if ((err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET') return;
+      // A server may answer 413 before the whole body was sent; the response
+      // can still arrive after a write error, but not forever.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE' || code === 'ECONNRESET') {
+        setTimeout(() => reject(new Error(`${code} and no response within 5 s`)), 5000).unref();
+        return;
+      }
       reject(err);
     });
     if (body !== undefined) req.end(body);
