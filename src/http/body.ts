@@ -1,25 +1,12 @@
 // Reads a request body with a hard size cap, so a 10 MB body is refused with
 // 413 after at most `limit` bytes, never buffered whole.
 import type { IncomingMessage } from 'node:http';
-import type { Context } from 'hono';
-import { BadRequestError, PayloadTooLargeError } from '../errors.js';
-
-/** The request body as bytes, capped at `limit` (413 beyond it). */
-export async function readBodyBytes(c: Context, limit: number): Promise<Buffer> {
-  const declared = c.req.header('content-length');
-  if (declared !== undefined && Number(declared) > limit) {
-    throw new PayloadTooLargeError(`request body of ${declared} bytes is larger than the limit of ${limit} bytes`);
-  }
-  // Under @hono/node-server the Node request is at hand: reading it directly
-  // skips building a web ReadableStream per request (add-leaf's hot path).
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (incoming !== undefined) return Buffer.concat(await readNode(incoming, limit));
-  return readStreamCapped(c.req.raw.body, limit, () => tooLarge(limit));
-}
+import { BadRequestError } from '../errors.js';
+import type { HttpRequest } from './request.js';
 
 /** The request body as ASCII text (Sigsum's key=value format), capped at `limit`. */
-export async function readBodyText(c: Context, limit: number): Promise<string> {
-  const text = (await readBodyBytes(c, limit)).toString('latin1');
+export async function readBodyText(req: HttpRequest, limit: number): Promise<string> {
+  const text = (await req.body(limit)).toString('latin1');
   // The ASCII format is ASCII; refuse anything else.
   if (!/^[\x00-\x7f]*$/.test(text)) throw new BadRequestError('request body is not ASCII');
   return text;
@@ -28,11 +15,8 @@ export async function readBodyText(c: Context, limit: number): Promise<string> {
 /** How much of an oversized body is read and thrown away before the connection is cut. */
 const MAX_DISCARD = 64 * 1024 * 1024;
 
-function tooLarge(limit: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(`request body is larger than the limit of ${limit} bytes`);
-}
-
-function readNode(incoming: IncomingMessage, limit: number): Promise<Buffer[]> {
+/** Reads a node request body to its end, or rejects with `tooLarge()` once more than `limit` bytes arrived. */
+export function readNodeBody(incoming: IncomingMessage, limit: number, tooLarge: () => Error): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
@@ -55,14 +39,14 @@ function readNode(incoming: IncomingMessage, limit: number): Promise<Buffer[]> {
           if (discarded > MAX_DISCARD) incoming.destroy();
         });
         incoming.on('error', () => undefined);
-        reject(tooLarge(limit));
+        reject(tooLarge());
         return;
       }
       chunks.push(chunk);
     };
     const onEnd = (): void => {
       cleanup();
-      resolve(chunks);
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
     };
     const onError = (err: Error): void => {
       cleanup();

@@ -1,28 +1,48 @@
-// The one place where errors become HTTP responses. Every non-2xx body is a
-// single human-readable line; every body is text/plain; charset=utf-8.
+// Answers as plain values, and the one place where errors become answers.
+// Every non-2xx body is a single human-readable line; every body is
+// text/plain; charset=utf-8 unless a route says otherwise. Handlers return a
+// Reply; the HTTP adapters (hono, or node:http for direct routes) write it.
 import { LogError, UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 const TEXT = 'text/plain; charset=utf-8';
 
-export function textResponse(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { 'content-type': TEXT, ...headers } });
+/** An HTTP answer, independent of the server framework that sends it. */
+export interface Reply {
+  readonly status: number;
+  readonly body: string;
+  /** Lower-case names. content-type defaults to text/plain; charset=utf-8. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
-export function ok(body: string): Response {
-  return textResponse(200, body);
+export function textReply(status: number, body: string, headers?: Readonly<Record<string, string>>): Reply {
+  return headers === undefined ? { status, body } : { status, body, headers };
 }
 
-/** Maps a thrown value to a response; unexpected errors are logged and become 500. */
-export function errorResponse(err: unknown, log: Logger, what: string): Response {
+export function ok(body: string): Reply {
+  return { status: 200, body };
+}
+
+/** The headers to send with a reply: its own, with the default content-type and an exact content-length. */
+export function replyHeaders(reply: Reply): Record<string, string> {
+  return { 'content-type': TEXT, ...reply.headers, 'content-length': String(Buffer.byteLength(reply.body)) };
+}
+
+/** A reply as a web Response (for hono). */
+export function toResponse(reply: Reply): Response {
+  return new Response(reply.body, { status: reply.status, headers: replyHeaders(reply) });
+}
+
+/** Maps a thrown value to a reply; unexpected errors are logged and become 500. */
+export function errorReply(err: unknown, log: Logger, what: string): Reply {
   if (err instanceof LogError) {
     const line = err.message.replace(/\s*\n\s*/g, ' ');
     const headers: Record<string, string> = {};
     if (err instanceof UnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
     if (err.status === 405 && 'allow' in err) headers.allow = String((err as { allow: unknown }).allow);
     log.debug(`${what}: ${err.status} ${line}`);
-    return textResponse(err.status, line + '\n', headers);
+    return textReply(err.status, line + '\n', headers);
   }
   log.error(`${what}: internal error: ${(err as Error)?.stack ?? String(err)}`);
-  return textResponse(500, 'internal server error\n');
+  return textReply(500, 'internal server error\n');
 }

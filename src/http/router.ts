@@ -2,10 +2,19 @@
 // gives exact control over the answers log-go gives for near misses: unknown
 // endpoint → 404, wrong method → 405 with Allow, wrong number of path
 // arguments for a known endpoint → 400.
-import { Hono, type Context } from 'hono';
+//
+// The router works on HttpRequest and Reply, not on a framework's objects, so
+// one route table can be served two ways: through hono (every endpoint), and
+// straight from node:http for routes marked `direct` (add-leaf). The direct
+// path exists for throughput alone: hono's per-request Request, Context and
+// Response objects measured about a third of add-leaf's main-thread CPU (see
+// `npm run bench` and doc/design.md). Both paths run the same dispatch code.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Hono } from 'hono';
 import { BadRequestError, LogError, NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { errorResponse } from './respond.js';
+import { honoRequest, nodeRequest, targetPath, type HttpRequest } from './request.js';
+import { errorReply, replyHeaders, toResponse, type Reply } from './respond.js';
 
 export class MethodNotAllowed extends LogError {
   readonly status = 405;
@@ -20,7 +29,13 @@ export interface Route {
   name: string;
   /** Number of "/"-separated arguments after the name. */
   args: number;
-  handle(c: Context, args: string[]): Response | Promise<Response>;
+  /**
+   * Served straight from node:http when the request target is exactly
+   * `<prefix>/<name>` (no arguments, no query); other targets still go
+   * through hono. Only for a hot route; the answers are the same either way.
+   */
+  direct?: boolean;
+  handle(req: HttpRequest, args: string[]): Reply | Promise<Reply>;
 }
 
 /** Normalizes a url-prefix to "" or "/segment[/segment...]" without trailing slash. */
@@ -31,28 +46,29 @@ export function normalizePrefix(prefix: string): string {
 
 export interface AppOptions {
   /** Answers every request instead of routing (e.g. a secondary's public API). */
-  fallback?: (c: Context) => Response;
+  fallback?: (req: HttpRequest) => Reply;
   /** Runs before routing; throws to refuse the request (e.g. a missing bearer token). */
-  guard?: (c: Context) => void;
+  guard?: (req: HttpRequest) => void;
 }
 
-export function buildApp(routes: readonly Route[], prefix: string, log: Logger, opts: AppOptions = {}): Hono {
+/** Routes a request to its handler; every failure becomes an error reply. Never rejects. */
+export type Dispatch = (req: HttpRequest) => Promise<Reply>;
+
+export function createDispatch(routes: readonly Route[], prefix: string, log: Logger, opts: AppOptions = {}): Dispatch {
   const base = normalizePrefix(prefix);
   const byName = new Map<string, Route>();
   for (const r of routes) byName.set(r.name, r);
-  const app = new Hono();
-  app.all('*', async (c) => {
-    const what = `${c.req.method} ${c.req.path}`;
+  return async (req) => {
     try {
-      if (opts.fallback !== undefined) return opts.fallback(c);
-      opts.guard?.(c);
-      const path = c.req.path;
-      if (!(path.startsWith(base + '/'))) throw new NotFoundError(`unknown endpoint ${truncate(path)}`);
+      if (opts.fallback !== undefined) return opts.fallback(req);
+      opts.guard?.(req);
+      const path = req.path;
+      if (!path.startsWith(base + '/')) throw new NotFoundError(`unknown endpoint ${truncate(path)}`);
       const parts = path.slice(base.length + 1).split('/');
       const name = parts[0] as string;
       const route = byName.get(name);
       if (route === undefined) throw new NotFoundError(`unknown endpoint ${truncate(path)}`);
-      const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
       if (method !== route.method) throw new MethodNotAllowed(route.method);
       const args = parts.slice(1);
       if (args.length !== route.args || args.some((a) => a === '')) {
@@ -60,12 +76,49 @@ export function buildApp(routes: readonly Route[], prefix: string, log: Logger, 
           route.args === 0 ? `${name} takes no path arguments` : `${name} takes ${route.args} path arguments`,
         );
       }
-      return await route.handle(c, args.map(decodeSegment));
+      return await route.handle(req, args.map(decodeSegment));
     } catch (err) {
-      return errorResponse(err, log, what);
+      return errorReply(err, log, `${req.method} ${truncate(req.path)}`);
     }
-  });
+  };
+}
+
+/** The routes as a hono app. */
+export function buildApp(routes: readonly Route[], prefix: string, log: Logger, opts: AppOptions = {}): Hono {
+  const dispatch = createDispatch(routes, prefix, log, opts);
+  const app = new Hono();
+  app.all('*', async (c) => toResponse(await dispatch(honoRequest(c))));
   return app;
+}
+
+/**
+ * Takes a request from node:http if it targets a direct route, and answers
+ * it; returns false for every other request, which the caller hands to hono.
+ */
+export type DirectHandler = (incoming: IncomingMessage, outgoing: ServerResponse) => boolean;
+
+/** The direct routes of a table, or undefined when it has none. */
+export function directHandler(routes: readonly Route[], prefix: string, log: Logger, opts: AppOptions = {}): DirectHandler | undefined {
+  const base = normalizePrefix(prefix);
+  const direct = new Map<string, string>(); // exact path → method
+  for (const r of routes) if (r.direct === true && r.args === 0) direct.set(`${base}/${r.name}`, r.method);
+  if (direct.size === 0) return undefined;
+  const dispatch = createDispatch(routes, prefix, log, opts);
+  return (incoming, outgoing) => {
+    const target = incoming.url ?? '';
+    if (direct.get(target) !== incoming.method || targetPath(target) !== target) return false;
+    dispatch(nodeRequest(incoming))
+      .then((reply) => {
+        outgoing.writeHead(reply.status, replyHeaders(reply));
+        outgoing.end(reply.body);
+      })
+      // dispatch never rejects; a failure here is in writing the answer.
+      .catch((err: unknown) => {
+        log.error(`${incoming.method} ${truncate(target)}: writing the answer failed: ${(err as Error)?.message ?? String(err)}`);
+        outgoing.destroy();
+      });
+    return true;
+  };
 }
 
 function decodeSegment(s: string): string {

@@ -1,8 +1,11 @@
 // Starts a hono app on host:port with @hono/node-server and reports the bound
-// address (port 0 picks a free port, which tests use).
-import { serve, type ServerType } from '@hono/node-server';
+// address (port 0 picks a free port, which tests use). A DirectHandler, when
+// given, sees each request first (see router.ts).
+import { getRequestListener } from '@hono/node-server';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Hono } from 'hono';
+import type { DirectHandler } from './router.js';
 import { ConfigError } from '../errors.js';
 
 export interface RunningServer {
@@ -21,13 +24,22 @@ export function splitEndpoint(endpoint: string): { host: string; port: number } 
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
-export function startServer(app: Hono, endpoint: string): Promise<RunningServer> {
+export function startServer(app: Hono, endpoint: string, direct?: DirectHandler): Promise<RunningServer> {
   const { host, port } = splitEndpoint(endpoint);
+  const viaHono = getRequestListener(app.fetch, { hostname: host });
+  const server = createServer(
+    direct === undefined
+      ? viaHono
+      : (incoming, outgoing) => {
+          if (!direct(incoming, outgoing)) void viaHono(incoming, outgoing);
+        },
+  );
   return new Promise((resolvePromise, reject) => {
-    let server: ServerType;
     const onError = (err: Error): void => reject(new ConfigError(`cannot listen on ${endpoint}: ${err.message}`));
-    server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) => {
+    server.once('error', onError);
+    server.listen(port, host, () => {
       server.off('error', onError);
+      const info = server.address() as AddressInfo;
       const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolvePromise({
         address: `${shownHost}:${info.port}`,
@@ -36,10 +48,9 @@ export function startServer(app: Hono, endpoint: string): Promise<RunningServer>
           new Promise<void>((done) => {
             server.close(() => done());
             // Idle keep-alive connections would hold close() open.
-            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+            server.closeAllConnections();
           }),
       });
     });
-    server.once('error', onError);
   });
 }

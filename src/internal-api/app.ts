@@ -11,7 +11,7 @@ import { formatCosignedTreeHead, formatEncodedLeaves, formatSignedTreeHead, form
 import type { CosignedTreeHead, SignedTreeHead, TreeHead } from '../formats/tree-head.js';
 import type { Logger } from '../log.js';
 import { parseRangeParams } from '../http/params.js';
-import { ok } from '../http/respond.js';
+import { ok, type Reply } from '../http/respond.js';
 import { buildApp, type Route } from '../http/router.js';
 
 /** What a node offers to nodes replicating from it. */
@@ -62,7 +62,7 @@ export function internalRoutes(source: ReplicationSource, maxRange: number, cosi
     },
   ];
   if (cosign !== undefined) {
-    const handle = (): Response => ok(formatSignedTreeHead(cosign.treeHeadToCosign()));
+    const handle = (): Reply => ok(formatSignedTreeHead(cosign.treeHeadToCosign()));
     routes.push({ method: 'GET', name: 'get-tree-head-to-cosign', args: 0, handle });
     // The name today's log-go primary calls, so either implementation can sit on either side.
     routes.push({ method: 'GET', name: 'get-secondary-tree-head', args: 0, handle });
@@ -74,8 +74,8 @@ export function internalApp(routes: Route[], prefix: string, token: string | und
   if (token === undefined) return buildApp(routes, prefix, log);
   const want = Buffer.from(`Bearer ${token}`);
   return buildApp(routes, prefix, log, {
-    guard: (c) => {
-      const got = Buffer.from(c.req.header('authorization') ?? '');
+    guard: (req) => {
+      const got = Buffer.from(req.header('authorization') ?? '');
       if (got.length === want.length && timingSafeEqual(got, want)) return;
       throw got.length === 0 ? new Unauthorized('missing bearer token') : new ForbiddenError('wrong bearer token');
     },

@@ -111,7 +111,8 @@ async function startPrimary(
     token,
     log,
   );
-  const publicServer = await startServer(publicApp(service, config.urlPrefix, log), config.externalEndpoint);
+  const publicApi = publicApp(service, config.urlPrefix, log);
+  const publicServer = await startServer(publicApi.app, config.externalEndpoint, publicApi.direct);
   opened.push(() => publicServer.close());
   const internalServer = await startServer(internal, config.internalEndpoint);
   opened.push(() => internalServer.close());

@@ -10,7 +10,7 @@ import { formatLeaves, parseLeaves } from '../../src/formats/messages.js';
 import { startServer } from '../../src/http/serve.js';
 import { internalApp, internalRoutes } from '../../src/internal-api/app.js';
 import { buildApp } from '../../src/http/router.js';
-import { ok, textResponse } from '../../src/http/respond.js';
+import { ok, textReply } from '../../src/http/respond.js';
 import { InternalApiClient, normalizeBaseUrl, parseEncodedLeaves } from '../../src/secondary/upstream-client.js';
 import { tempDir } from '../helpers/log-fixture.js';
 import { captureLog, randomLeaves, treeSource, treeWith } from './fixture.js';
@@ -94,7 +94,7 @@ test('client: url-prefix, end of tree, errors and malformed answers', async (t) 
       [
         { method: 'GET', name: 'get-tree-head-unsigned', args: 0, handle: () => ok('size=1\n') },
         { method: 'GET', name: 'get-leaves', args: 2, handle: () => ok(formatLeaves(randomLeaves(5).map(decodeTreeLeaf))) },
-        { method: 'GET', name: 'get-tree-head', args: 0, handle: () => textResponse(500, 'boom\n') },
+        { method: 'GET', name: 'get-tree-head', args: 0, handle: () => textReply(500, 'boom\n') },
       ],
       '',
       log,
