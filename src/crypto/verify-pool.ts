@@ -1,9 +1,9 @@
 // Ed25519 verification on worker threads, batched. add-leaf verifies one
 // signature per request; doing that on the main thread caps throughput at one
 // core, and node:crypto's callback form still spends most of a verify's cost
-// on the calling thread. Requests are queued and handed, as one message, to a
-// worker that is idle; while every worker is busy the queue grows, so batches
-// grow with the load and the per-message cost is shared by more requests.
+// on the calling thread. Requests are queued and handed over in batches of up
+// to MAX_BATCH (one message each, a few µs) to the least-loaded worker that
+// holds fewer than MAX_BATCHES_PER_WORKER batches.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { PublicKey, Signature } from '../types.js';
@@ -56,6 +56,15 @@ parentPort.on('message', (data) => {
   parentPort.postMessage(reply.buffer, [reply.buffer]);
 });
 `;
+
+// Measured with `npm run bench` (add-leaf, 64 clients, 2 cores): a worker
+// that must wait for the main thread to hand it its next batch sits idle
+// whenever the main thread is busy answering, so each worker holds several
+// small batches at once. Small batches also keep results flowing back
+// steadily instead of in bursts that stall the main thread. One batch per
+// idle worker measured about 15% fewer leaves/s than 4 batches of up to 8.
+const MAX_BATCH = 8;
+const MAX_BATCHES_PER_WORKER = 4;
 
 export class VerifyPool {
   private readonly workers: PoolWorker[] = [];
@@ -126,13 +135,19 @@ export class VerifyPool {
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 
-  /** Sends the queue to an idle worker, if there is one; otherwise it waits for one to finish. */
+  /** Hands queued requests, in batches, to workers with room; the rest waits for a worker to finish a batch. */
   private dispatch(): void {
-    if (this.queue.length === 0) return;
-    const target = this.workers.find((w) => w.inFlight === 0);
-    if (target === undefined) return; // a worker finishing calls dispatch again
-    const batch = this.queue;
-    this.queue = [];
+    while (this.queue.length > 0) {
+      let target: PoolWorker | undefined;
+      for (const w of this.workers) {
+        if (w.batches.size < MAX_BATCHES_PER_WORKER && (target === undefined || w.inFlight < target.inFlight)) target = w;
+      }
+      if (target === undefined) return; // a worker finishing calls dispatch again
+      this.send(target, this.queue.splice(0, MAX_BATCH));
+    }
+  }
+
+  private send(target: PoolWorker, batch: Pending[]): void {
     const id = this.nextBatchId;
     this.nextBatchId = (this.nextBatchId + 1) >>> 0;
     const size = batch.reduce((n, p) => n + 4 + 32 + 64 + p.message.length, 8);
