@@ -60,8 +60,10 @@ export class Sequencer {
   }
 
   /**
-   * Queues a leaf the caller has just looked up and found unknown (with no
-   * await in between), skipping a second lookup on add-leaf's hot path.
+   * Queues a leaf unless it is already pending, without looking in the store:
+   * for a caller that looked it up recently and found it unknown (add-leaf's
+   * hot path). A leaf sequenced in between is not sequenced twice (the store
+   * dedups); it is only answered as pending once more.
    */
   enqueue(leaf: Uint8Array, leafHash: Hash): Submission {
     const key = Buffer.from(leafHash).toString('latin1');
