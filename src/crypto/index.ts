@@ -27,7 +27,10 @@ import {
 // skips createHash's object and the result Buffer: 0.39 µs per 65-byte input
 // against 2.1 µs for createHash + digest, measured here. 'binary' is node's
 // name for latin1 among digest encodings.
-type OneShotHash = (algorithm: string, data: Uint8Array, outputEncoding: 'binary') => string;
+interface OneShotHash {
+  (algorithm: string, data: Uint8Array, outputEncoding: 'binary'): string;
+  (algorithm: string, data: Uint8Array, outputEncoding: 'buffer'): Buffer;
+}
 const oneShotHash = (nodeCrypto as unknown as { hash?: OneShotHash }).hash;
 
 /**
@@ -39,6 +42,8 @@ export function sha256Latin1(input: Uint8Array): string {
 }
 
 export function sha256(...parts: Uint8Array[]): Hash {
+  // One part (add-leaf's message and key hash) takes the one-shot path.
+  if (parts.length === 1 && oneShotHash !== undefined) return asHash(new Uint8Array(oneShotHash('sha256', parts[0] as Uint8Array, 'buffer')));
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
   return asHash(new Uint8Array(h.digest()));

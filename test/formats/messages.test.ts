@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AsciiError } from '../../src/formats/ascii.js';
+import { AsciiError, parseAscii, parseHexField } from '../../src/formats/ascii.js';
 import {
   formatAddLeafRequest,
   formatConsistencyProof,
@@ -54,6 +54,53 @@ describe('add-leaf request', () => {
   for (const [what, text, want] of bad) {
     it(`rejects ${what}`, () => assert.throws(() => parseAddLeafRequest(text), (e: unknown) => e instanceof AsciiError && want.test(e.message)));
   }
+
+  // parseAddLeafRequest decodes well-formed bodies without the general parser;
+  // it must accept exactly what the general parser accepts, with equal values.
+  it('accepts exactly the bodies the general ASCII parser accepts', () => {
+    const general = (text: string): string | undefined => {
+      try {
+        const f = parseAscii(text, [{ name: 'message' }, { name: 'signature' }, { name: 'public_key' }]);
+        return [
+          toHex(parseHexField('message', f.get('message')![0]!, 32)),
+          toHex(parseHexField('signature', f.get('signature')![0]!, 64)),
+          toHex(parseHexField('public_key', f.get('public_key')![0]!, 32)),
+        ].join(',');
+      } catch (e) {
+        assert.ok(e instanceof AsciiError);
+        return undefined;
+      }
+    };
+    const fast = (text: string): string | undefined => {
+      try {
+        const r = parseAddLeafRequest(text);
+        return [toHex(r.message), toHex(r.signature), toHex(r.publicKey)].join(',');
+      } catch (e) {
+        assert.ok(e instanceof AsciiError);
+        return undefined;
+      }
+    };
+    const alphabet = ['a', 'F', 'g', '0', '=', '\n', '\r', ' ', '_', 'k', '\x80'];
+    let rng = 1;
+    const next = (n: number): number => {
+      rng = (rng * 1103515245 + 12345) % 2 ** 31;
+      return rng % n;
+    };
+    let accepted = 0;
+    for (let i = 0; i < 3000; i++) {
+      let text = SUBMIT_ADD_LEAF_REQUEST;
+      for (let edits = 1 + next(2); edits > 0; edits--) {
+        const at = next(text.length + 1);
+        const c = alphabet[next(alphabet.length)]!;
+        const kind = next(3);
+        text = kind === 0 ? text.slice(0, at) + c + text.slice(at + 1) : kind === 1 ? text.slice(0, at) + c + text.slice(at) : text.slice(0, at) + text.slice(at + 1);
+      }
+      const want = general(text);
+      assert.equal(fast(text), want, JSON.stringify(text));
+      if (want !== undefined) accepted++;
+    }
+    assert.ok(accepted > 100, `only ${accepted} mutated bodies were valid; the test would not compare the accepting paths`);
+  });
 });
 
 describe('tree heads', () => {
