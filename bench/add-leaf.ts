@@ -1,10 +1,13 @@
 // add-leaf throughput over HTTP: 64 concurrent keep-alive clients sending unique leaves
 // to a real primary process (optionally with 1,000,000 leaves already in its
-// tree), accepted leaves/s, latency percentiles, and the server's peak RSS.
+// tree), accepted leaves/s, latency percentiles, the server's CPU per request
+// (all threads, and its main thread against a bare node:http floor), and the
+// server's peak RSS.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { postAll } from './http-load.js';
+import { benchHttpFloor } from './http-floor.js';
+import { cpuSeconds, peakRssMiB, percentile } from './proc.js';
 import { generateSeed, signerFromSeed } from '../src/crypto/index.js';
 import { signLeaf } from '../src/formats/leaf.js';
 import { formatAddLeafRequest } from '../src/formats/messages.js';
@@ -18,22 +21,6 @@ export interface AddLeafBenchOptions {
   /** Leaves to submit over HTTP. */
   submissions: number;
   concurrency: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-/** CPU seconds (user + system, all threads) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
-
-function peakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return kb / 1024;
 }
 
 export async function benchAddLeaf(opts: AddLeafBenchOptions): Promise<Record<string, number>> {
@@ -61,12 +48,24 @@ export async function benchAddLeaf(opts: AddLeafBenchOptions): Promise<Record<st
       return formatAddLeafRequest({ message, signature: leaf.signature, publicKey: signer.publicKey });
     });
 
+    // The same requests against a bare node:http server first: the floor
+    // that add-leaf's main-thread CPU is read against.
+    const floor = await benchHttpFloor(bodies, opts.concurrency);
+    const floorCpu = floor['node:http floor server CPU µs per request'] as number;
+
     const server = await startNodeProcess('primary', setup);
     try {
       const pid = server.proc.pid as number;
       const cpuBefore = cpuSeconds(pid);
+      // The main thread (tid = pid) parses HTTP and sequences; it is the one
+      // serial resource, so its share is reported on its own.
+      const mainBefore = cpuSeconds(pid, pid);
+      const clientBefore = process.cpuUsage();
       const { statuses, latenciesMs, seconds } = await postAll('127.0.0.1', setup.publicPort, '/add-leaf', bodies, opts.concurrency);
       const serverCpu = cpuSeconds(pid) - cpuBefore;
+      const mainCpu = cpuSeconds(pid, pid) - mainBefore;
+      const clientUsage = process.cpuUsage(clientBefore);
+      const clientCpu = (clientUsage.user + clientUsage.system) / 1e6;
       const accepted = statuses.filter((st) => st === 202 || st === 200).length;
       const other = statuses.length - accepted;
       const latencies = [...latenciesMs].sort((a, b) => a - b);
@@ -76,6 +75,10 @@ export async function benchAddLeaf(opts: AddLeafBenchOptions): Promise<Record<st
         'add-leaf latency p50 ms': percentile(latencies, 50),
         'add-leaf latency p99 ms': percentile(latencies, 99),
         'add-leaf server CPU µs per request (all threads)': (serverCpu * 1e6) / statuses.length,
+        'add-leaf server main-thread CPU µs per request': (mainCpu * 1e6) / statuses.length,
+        ...floor,
+        'add-leaf main-thread CPU / node:http floor CPU': (mainCpu * 1e6) / statuses.length / floorCpu,
+        'add-leaf load generator CPU µs per request': (clientCpu * 1e6) / statuses.length,
         'add-leaf tree size before run': opts.prefill,
         'primary peak RSS MiB': peakRssMiB(server.proc.pid as number),
       };
@@ -89,5 +92,5 @@ export async function benchAddLeaf(opts: AddLeafBenchOptions): Promise<Record<st
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const r = await benchAddLeaf({ prefill: Number(process.env.PREFILL ?? 0), submissions: 30_000, concurrency: 64 });
-  for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(48)} ${v.toFixed(1)}`);
+  for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(52)} ${v.toFixed(2)}`);
 }

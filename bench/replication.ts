@@ -16,6 +16,7 @@ import { TreeStore } from '../src/tree/store.js';
 import { asHash } from '../src/types.js';
 import { preparePrimary, prepareSecondary, startNodeProcess, tempDir, writePrimaryConfig } from '../test/helpers/log-fixture.js';
 import type { NodeProcess } from '../test/helpers/node-process.js';
+import { percentile } from './proc.js';
 
 export interface ReplicationBenchOptions {
   /** Leaves in the primary's tree for the catch-up. */
@@ -28,10 +29,6 @@ export interface ReplicationBenchOptions {
   seconds?: number;
   /** The secondaries' poll interval in ms (their default is 1s). */
   secondaryIntervalMs?: number;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
