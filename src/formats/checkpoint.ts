@@ -28,6 +28,21 @@ export function signTreeHead(signer: Signer, treeHead: TreeHead): SignedTreeHead
   return { size: treeHead.size, rootHash: treeHead.rootHash, signature: signer.sign(utf8.encode(body)) };
 }
 
+/**
+ * signTreeHead that remembers its last answer: a secondary is asked for its
+ * signed head on every gate poll, and the head rarely changes between polls.
+ * Ed25519 signatures are deterministic, so the bytes are the same either way.
+ */
+export function cachedTreeHeadSigner(signer: Signer): (treeHead: TreeHead) => SignedTreeHead {
+  let last: SignedTreeHead | undefined;
+  return (treeHead) => {
+    if (last === undefined || last.size !== treeHead.size || !bytesEqual(last.rootHash, treeHead.rootHash)) {
+      last = signTreeHead(signer, treeHead);
+    }
+    return last;
+  };
+}
+
 export function verifyTreeHeadSignature(logPublicKey: PublicKey, sth: SignedTreeHead): boolean {
   if (!Number.isSafeInteger(sth.size) || sth.size < 0) return false;
   const body = checkpointBody(keyHash(logPublicKey), sth);

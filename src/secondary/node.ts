@@ -5,7 +5,7 @@
 import type { Config } from '../config/config.js';
 import { keyHash } from '../crypto/index.js';
 import { readPublicKeyFile } from '../crypto/keyfile.js';
-import { signTreeHead } from '../formats/checkpoint.js';
+import { cachedTreeHeadSigner } from '../formats/checkpoint.js';
 import { toHex } from '../hex.js';
 import { startServer, type RunningServer } from '../http/serve.js';
 import { internalApp, internalRoutes } from '../internal-api/app.js';
@@ -56,6 +56,7 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
       `secondary key hash ${toHex(keyHash(signer.publicKey))}; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +
         (logPublicKey === undefined ? '' : '; keeping the published tree head (log-pubkey-file set)'),
     );
+    const signVerifiedHead = cachedTreeHeadSigner(signer);
     const internal = internalApp(
       internalRoutes(
         {
@@ -67,7 +68,7 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
         SECONDARY_INTERNAL_MAX_RANGE,
         // Same checkpoint format as a log's head, with this node's key, so its origin is
         // sigsum.org/v1/tree/<hash of the secondary's key>.
-        { treeHeadToCosign: () => signTreeHead(signer, replicator.verifiedHead) },
+        { treeHeadToCosign: () => signVerifiedHead(replicator.verifiedHead) },
       ),
       config.urlPrefix,
       token,

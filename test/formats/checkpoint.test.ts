@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  cachedTreeHeadSigner,
   checkpointBody,
   cosignatureMessage,
   cosignTreeHead,
@@ -63,6 +64,20 @@ describe('tree head checkpoint', () => {
     );
     assert.equal(toHex(sth.signature), toHex(blob.subarray(4)));
     assert.ok(verifyTreeHeadSignature(logSigner.publicKey, sth));
+  });
+
+  it('a cached signer signs once per distinct head, with the same bytes as signTreeHead', () => {
+    let signed = 0;
+    const counting = { publicKey: logSigner.publicKey, sign: (m: Uint8Array) => (signed++, logSigner.sign(m)) };
+    const sign = cachedTreeHeadSigner(counting);
+    const a = { size: 5, rootHash: hash('aa'.repeat(32)) };
+    const b = { size: 5, rootHash: hash('bb'.repeat(32)) };
+    assert.deepEqual(sign(a), signTreeHead(logSigner, a));
+    sign({ ...a, rootHash: hash('aa'.repeat(32)) });
+    assert.equal(signed, 1, 'an equal head is not signed again');
+    assert.deepEqual(sign(b), signTreeHead(logSigner, b), 'same size, other root: signed anew');
+    assert.deepEqual(sign({ ...a, size: 6 }), signTreeHead(logSigner, { ...a, size: 6 }), 'other size: signed anew');
+    assert.equal(signed, 3);
   });
 
   it('rejects a tree head signature for another size, root, or key', () => {
