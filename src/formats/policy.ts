@@ -10,6 +10,10 @@
 // Fields are separated by spaces/tabs; lines whose first field starts with
 // '#' are comments. Names may only refer to earlier lines, so the quorum is
 // a tree (no cycles), and each name may be a group member only once.
+//
+// Public keys are raw hex only (any case), as in sigsum-go's parser and in
+// the Debian sigsum-go 1.0.0 tools: OpenSSH and vkey forms are rejected, so
+// a policy we accept is one sigsum-verify accepts too. sigsum-key converts.
 import { keyHash } from '../crypto/index.js';
 import { ConfigError } from '../errors.js';
 import { fromHex, HexError, toHex } from '../hex.js';
@@ -49,12 +53,34 @@ const FIELD_SEP = /[ \t]+/;
 // policy.md: only tab and newline among control characters; DEL is not allowed.
 const BAD_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
 
-function parseKey(hex: string): PublicKey {
-  if (hex.length !== 2 * PUBLIC_KEY_SIZE) throw new PolicyError(`public key must be ${2 * PUBLIC_KEY_SIZE} hex characters`);
+// base64 of the blob's start: uint32 length 11, then "ssh-ed25519".
+const SSH_ED25519_BLOB_PREFIX = 'AAAAC3NzaC1lZDI1NTE5';
+
+// signed-note vkey: <name>+<8 hex digits of key ID>+<base64>.
+const VKEY_SHAPE = /^[^+]+\+[0-9a-fA-F]{8}\+/;
+
+/**
+ * How to turn a key written in another encoding into hex, when the field
+ * looks like one: pasting a key file's line is the likely mistake, and the
+ * bare "not hex" would not say what to do about it.
+ */
+function conversionHint(field: string): string {
+  // An OpenSSH line's first field is the key type, its second the base64 blob.
+  if (field.startsWith('ssh-') || field.startsWith(SSH_ED25519_BLOB_PREFIX)) {
+    return ' (an OpenSSH public key? convert it with `sigsum-key to-hex`)';
+  }
+  if (VKEY_SHAPE.test(field)) return ' (a vkey? convert it with `sigsum-key from-vkey | sigsum-key to-hex`)';
+  return '';
+}
+
+function parseKey(field: string): PublicKey {
+  if (field.length !== 2 * PUBLIC_KEY_SIZE) {
+    throw new PolicyError(`public key must be ${2 * PUBLIC_KEY_SIZE} hex characters${conversionHint(field)}`);
+  }
   try {
-    return asPublicKey(fromHex(hex));
+    return asPublicKey(fromHex(field));
   } catch (e) {
-    if (e instanceof HexError) throw new PolicyError(`invalid public key: ${e.message}`);
+    if (e instanceof HexError) throw new PolicyError(`invalid public key: ${e.message}${conversionHint(field)}`);
     throw e;
   }
 }
@@ -81,20 +107,25 @@ class Builder {
   private readonly used = new Map<string, string>([[QUORUM_NONE, '']]);
 
   log(args: string[]): void {
-    if (args.length < 1 || args.length > 2) throw new PolicyError('log line needs a public key and an optional url');
+    const usage = 'log line needs a public key and an optional url';
+    if (args.length < 1) throw new PolicyError(usage);
+    // The key is checked before the field count so that a pasted OpenSSH
+    // line (several fields) gets the conversion hint.
     const publicKey = parseKey(args[0]!);
+    if (args.length > 2) throw new PolicyError(usage);
     const kh = keyHash(publicKey);
     if (this.logs.some((l) => toHex(l.keyHash) === toHex(kh))) throw new PolicyError(`duplicate log ${args[0]}`);
     this.logs.push({ publicKey, keyHash: kh, ...(args[1] !== undefined ? { url: args[1] } : {}) });
   }
 
   witness(args: string[]): void {
-    if (args.length < 2 || args.length > 3) {
-      throw new PolicyError('witness line needs a name, a public key and an optional url');
-    }
+    const usage = 'witness line needs a name, a public key and an optional url';
+    if (args.length < 2) throw new PolicyError(usage);
     const name = args[0]!;
     if (this.names.has(name)) throw new PolicyError(`duplicate name '${name}'`);
+    // As for log lines, the key before the field count, for the hint.
     const publicKey = parseKey(args[1]!);
+    if (args.length > 3) throw new PolicyError(usage);
     const kh = keyHash(publicKey);
     const keyHashHex = toHex(kh);
     if (this.witnesses.some((w) => toHex(w.keyHash) === keyHashHex)) throw new PolicyError(`duplicate witness ${args[1]}`);

@@ -102,3 +102,79 @@ describe('parsePolicy', () => {
     });
   }
 });
+
+// Key encodings. sigsum-go's policy parser (pkg/policy/config.go at the
+// mirrored HEAD, crypto.PublicKeyFromHex) and the Debian sigsum-go 1.0.0
+// sigsum-verify take raw hex only, in any case; OpenSSH and vkey forms are
+// rejected there, so they are rejected here. The non-hex strings are what
+// sigsum-key 1.0.0 printed for the fixture keys:
+//   sigsum-key from-hex                                   (OpenSSH)
+//   sigsum-key to-vkey -k log.pub                          (log vkey)
+//   sigsum-key to-vkey -k w.pub -n example.org/w -t cosignature/v1
+//   sigsum-key to-vkey -k w.pub -n example.org/w           (type ed25519)
+const LOG_SSH = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbguFjkYqYJ5m/nE3DIFtiEb/ED1UmaIqf+w3/bxCSn sigsum key';
+const WITNESS_SSH = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMhTrQ8M0rYZrqks7sT9VqJNZJnVhM55JX5Fz9gTm2Cn sigsum key';
+const LOG_VKEY =
+  'sigsum.org/v1/tree/e796172b92befd62d9dc67e41c2f5bc9d3100a3023b20b1ca40288dd1c679e69+809da1a3+AWbguFjkYqYJ5m/nE3DIFtiEb/ED1UmaIqf+w3/bxCSn';
+const WITNESS_VKEY_COSIGNATURE = 'example.org/w+ab81e6e5+BMhTrQ8M0rYZrqks7sT9VqJNZJnVhM55JX5Fz9gTm2Cn';
+const WITNESS_VKEY_ED25519 = 'example.org/w+8982deca+AchTrQ8M0rYZrqks7sT9VqJNZJnVhM55JX5Fz9gTm2Cn';
+
+/** Mixed case, as Go's hex decoder (and ours) allows: upper in the first half. */
+const mixedCase = (hex: string) => hex.slice(0, 32).toUpperCase() + hex.slice(32);
+
+describe('parsePolicy key encodings', () => {
+  const accepted: Array<[string, (hex: string) => string]> = [
+    ['lowercase hex', (h) => h],
+    ['uppercase hex', (h) => h.toUpperCase()],
+    ['mixed-case hex', mixedCase],
+  ];
+  for (const [what, form] of accepted) {
+    it(`reads ${what} as the same log and witness keys`, () => {
+      const p = parsePolicy(`log ${form(LOG_PUBLIC_KEY_HEX)}\nwitness W ${form(WITNESS_PUBLIC_KEY_HEX)}\nquorum W\n`);
+      assert.equal(toHex(p.logs[0]!.publicKey), LOG_PUBLIC_KEY_HEX);
+      assert.equal(toHex(p.logs[0]!.keyHash), LOG_KEY_HASH_HEX);
+      assert.equal(toHex(p.witnesses[0]!.publicKey), WITNESS_PUBLIC_KEY_HEX);
+      assert.equal(toHex(p.witnesses[0]!.keyHash), WITNESS_KEY_HASH_HEX);
+    });
+  }
+
+  // A 64-character field fails as "not hex", any other length as "wrong length".
+  const NOT_KEY = '(?:public key must be 64 hex characters|invalid public key: invalid hex character)';
+  const OPENSSH = new RegExp(`${NOT_KEY} \\(an OpenSSH public key\\? convert it with \`sigsum-key to-hex\`\\)$`);
+  const VKEY = new RegExp(`${NOT_KEY} \\(a vkey\\? convert it with \`sigsum-key from-vkey \\| sigsum-key to-hex\`\\)$`);
+  const LENGTH = /public key must be 64 hex characters$/;
+  const NOT_HEX = /invalid public key: invalid hex character$/;
+  const blob = (ssh: string) => ssh.split(' ')[1]!;
+  // [what, log field(s), witness field(s), expected message]
+  const rejected: Array<[string, string, string, RegExp]> = [
+    ['an OpenSSH line as sigsum-key writes it', LOG_SSH, WITNESS_SSH, OPENSSH],
+    ['an OpenSSH line without comment', LOG_SSH.split(' ').slice(0, 2).join(' '), WITNESS_SSH.split(' ').slice(0, 2).join(' '), OPENSSH],
+    ['a bare OpenSSH base64 blob', blob(LOG_SSH), blob(WITNESS_SSH), OPENSSH],
+    ['an OpenSSH blob with bad base64', blob(LOG_SSH).replace('Gbgu', 'Gb*u'), blob(WITNESS_SSH).replace('MhTr', 'Mh*r'), OPENSSH],
+    ['an OpenSSH blob cut short', blob(LOG_SSH).slice(0, -4), blob(WITNESS_SSH).slice(0, -4), OPENSSH],
+    ['another OpenSSH key type', 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7', 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7', OPENSSH],
+    ['a log vkey', LOG_VKEY, LOG_VKEY, VKEY],
+    ['a cosignature/v1 vkey', WITNESS_VKEY_COSIGNATURE, WITNESS_VKEY_COSIGNATURE, VKEY],
+    ['an ed25519 vkey', WITNESS_VKEY_ED25519, WITNESS_VKEY_ED25519, VKEY],
+    ['a vkey with a wrong key ID', LOG_VKEY.replace('+809da1a3+', '+00000000+'), WITNESS_VKEY_ED25519.replace('+8982deca+', '+00000000+'), VKEY],
+    ['a vkey with another name', LOG_VKEY.replace('sigsum.org', 'example.com'), WITNESS_VKEY_COSIGNATURE.replace('example.org', 'x'), VKEY],
+    ['raw base64 of the key', 'ZuC4WORipgnmb+cTcMgW2IRv8QPVSZoip/7Df9vEJKc=', 'yFOtDwzSthmuqSzuxP1Wok1kmdWEznklfkXP2BObYKc=', LENGTH],
+    ['a 0x prefix', `0x${LOG_PUBLIC_KEY_HEX}`, `0x${WITNESS_PUBLIC_KEY_HEX}`, LENGTH],
+    ['a key one digit short', LOG_PUBLIC_KEY_HEX.slice(1), WITNESS_PUBLIC_KEY_HEX.slice(1), LENGTH],
+    ['a key one byte short', LOG_PUBLIC_KEY_HEX.slice(2), WITNESS_PUBLIC_KEY_HEX.slice(2), LENGTH],
+    ['a key one byte long', `${LOG_PUBLIC_KEY_HEX}00`, `${WITNESS_PUBLIC_KEY_HEX}00`, LENGTH],
+    ['trailing junk glued to the key', `${LOG_PUBLIC_KEY_HEX}#x`, `${WITNESS_PUBLIC_KEY_HEX},`, LENGTH],
+    ['a non-hex digit', `${LOG_PUBLIC_KEY_HEX.slice(0, -1)}g`, `${WITNESS_PUBLIC_KEY_HEX.slice(0, -1)}G`, NOT_HEX],
+    ['a non-ASCII digit', `${LOG_PUBLIC_KEY_HEX.slice(0, -1)}\u0661`, `${WITNESS_PUBLIC_KEY_HEX.slice(0, -1)}\uff10`, NOT_HEX],
+  ];
+  const rejectsWith = (text: string, want: RegExp) =>
+    assert.throws(() => parsePolicy(text), (e: unknown) => e instanceof PolicyError && want.test(e.message), text);
+  for (const [what, logField, witnessField, want] of rejected) {
+    it(`rejects ${what}, naming the line`, () => {
+      rejectsWith(`log ${logField}\nquorum none\n`, new RegExp(`^1: ${want.source}`));
+      rejectsWith(`log ${LOG_PUBLIC_KEY_HEX}\nwitness W ${witnessField}\nquorum W\n`, new RegExp(`^2: ${want.source}`));
+      // With a url after the key, as a log or witness with one would be written.
+      rejectsWith(`# c\nlog ${logField} http://log.example/\nquorum none\n`, new RegExp(`^2: ${want.source}`));
+    });
+  }
+});
