@@ -17,7 +17,8 @@ export type TreeMode = 'sequencing' | 'replica';
 export const TREE_MODE_KEY = 'tree-mode';
 
 export function openTreeForRole(dbFile: string, want: TreeMode): TreeStore {
-  const store = TreeStore.open(dbFile);
+  // A running node is its database's only writer (the failover tools wait for it to stop).
+  const store = TreeStore.open(dbFile, { soleWriter: true });
   const mode = store.getMeta(TREE_MODE_KEY);
   if (mode === undefined) {
     store.setMeta(TREE_MODE_KEY, want);

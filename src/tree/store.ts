@@ -64,6 +64,14 @@ export interface TreeStoreOptions {
   readonly dedupChunk?: number;
   /** Hash tiles kept in the in-process cache (≥ 1; a full tile is 4 KiB). Default 2048. */
   readonly tileCacheTiles?: number;
+  /**
+   * The caller promises that no other connection writes the tree while this
+   * one is open (a running node: the failover tools refuse to write until it
+   * stopped). Reads then trust the cached state instead of first asking
+   * SQLite whether another connection committed, which saves a transaction
+   * per read on add-leaf's path. Writes still check. Default false.
+   */
+  readonly soleWriter?: boolean;
 }
 
 const SCHEMA = `
@@ -113,6 +121,7 @@ function checkIndex(what: string, n: number): void {
 export class TreeStore {
   private sizeNow = 0;
   private dataVersion = -1; // -1: cached state must be reloaded before use
+  private readonly soleWriter: boolean;
   private readonly tiles: TileCache;
   private readonly index: LeafHashIndex;
   private readonly memo = new SubtreeMemoMap(MEMO_ENTRIES);
@@ -148,6 +157,7 @@ export class TreeStore {
   private constructor(db: Database.Database, options: TreeStoreOptions) {
     this.db = db;
     this.tiles = new TileCache(options.tileCacheTiles ?? DEFAULT_TILE_CACHE_TILES);
+    this.soleWriter = options.soleWriter === true;
     this.index = new LeafHashIndex(db, (i) => this.nodeText(0, i));
     this.readTx = db.transaction((fn: () => unknown) => {
       this.refresh();
@@ -413,12 +423,18 @@ export class TreeStore {
 
   // --- internals ---------------------------------------------------------
 
-  /** Runs fn in a read transaction (one snapshot), or in the caller's transaction if one is open. */
+  /**
+   * Runs fn in a read transaction (one snapshot), or in the caller's
+   * transaction if one is open. As sole writer, with a valid cache, fn runs
+   * without one: everything below the cached size is immutable and only this
+   * connection appends, so each statement sees the same tree.
+   */
   private read<T>(fn: () => T): T {
     if (this.db.inTransaction) {
       this.refresh();
       return fn();
     }
+    if (this.soleWriter && this.dataVersion !== -1) return fn();
     return this.readTx.deferred(fn) as T;
   }
 

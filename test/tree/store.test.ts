@@ -265,7 +265,6 @@ describe('TreeStore appends', () => {
     store.close();
     const other = new Database(path);
     other.exec('DELETE FROM tree_dedup_filter WHERE id % 2 = 0');
-    other.close();
     const again = reopen(path);
     for (let i = 0; i < 100; i++) assert.equal(again.indexOfLeafHash(leafHash(leafOf(i))), i);
     assert.deepEqual(again.appendLeaves([leafOf(3), leafOf(100)]), [3, 100]);
@@ -444,6 +443,30 @@ describe('TreeStore persistence and sharing', () => {
     assert.equal(toHex(reader.rootAt(200)), toHex(rootFromLeafHashes(want.map(leafHash))));
     assert.equal(reader.indexOfLeafHash(leafHash(leafOf(250))), undefined);
     assert.equal(reader.indexOfLeafHash(leafHash(leafOf(150, 'other'))), 150);
+  });
+
+  it('as sole writer, reads trust the cache; its own writes and truncations, and its next append, are exact', () => {
+    const leaves = leavesOf(0, 300);
+    const { path } = fresh({ dedupChunk: 16 });
+    const sole = reopen(path, { dedupChunk: 16, soleWriter: true });
+    sole.appendLeaves(leaves.slice(0, 100));
+    assert.equal(sole.size(), 100);
+    assert.equal(sole.indexOfLeafHash(leafHash(leafOf(50))), 50);
+    // A write by another connection breaks the promise: reads do not see it...
+    const other = reopen(path, { dedupChunk: 16 });
+    other.appendLeaves(leaves.slice(100, 150));
+    assert.equal(sole.size(), 100);
+    assert.equal(sole.indexOfLeafHash(leafHash(leafOf(120))), undefined);
+    // ...but the next append does: it dedups against those leaves and continues after them.
+    assert.deepEqual(sole.appendLeaves([leafOf(120), leafOf(150)]), [120, 150]);
+    assert.equal(sole.size(), 151);
+    assert.equal(toHex(sole.rootAt(151)), toHex(rootFromLeafHashes(leaves.slice(0, 151).map(leafHash))));
+    sole.truncate(90);
+    assert.equal(sole.size(), 90);
+    assert.equal(sole.indexOfLeafHash(leafHash(leafOf(95))), undefined);
+    assert.deepEqual(sole.appendLeaves(leavesOf(90, 95, 'other')), [90, 91, 92, 93, 94]);
+    assert.equal(sole.indexOfLeafHash(leafHash(leafOf(92, 'other'))), 92);
+    sole.verifyIntegrity();
   });
 
   it('shares the connection with other tables without affecting the tree', () => {
