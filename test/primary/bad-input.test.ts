@@ -108,6 +108,18 @@ test('public API: bad input gets a clear 4xx and changes nothing', async (t) => 
     assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8', `${c.name}: content type`);
   }
 
+  // add-leaf is served straight from node:http, except for a target with a
+  // query string, which goes through hono: both paths must answer alike.
+  for (const c of cases.filter((k) => k.method === 'POST' && k.path === '/add-leaf')) {
+    const direct = await rawRequest(setup.publicPort, 'POST', '/add-leaf', c.body, c.headers);
+    const viaHono = await rawRequest(setup.publicPort, 'POST', '/add-leaf?via=hono', c.body, c.headers);
+    assert.equal(viaHono.status, direct.status, `${c.name}: status via hono`);
+    assert.equal(viaHono.body, direct.body, `${c.name}: body via hono`);
+    for (const h of ['content-type', 'content-length', 'retry-after', 'allow']) {
+      assert.equal(viaHono.headers[h], direct.headers[h], `${c.name}: ${h} via hono`);
+    }
+  }
+
   // Still healthy, and no leaf was written: the local (sequenced) tree is
   // still 3 leaves after more than a rotation interval.
   await new Promise((r) => setTimeout(r, 500));
