@@ -25,6 +25,8 @@
 // process or others, may read. Reads run in a read transaction, so each sees
 // one snapshot; cached state (tiles, ragged-edge memo, the dedup memory level)
 // is rebuilt whenever PRAGMA data_version shows another connection committed.
+// A store opened as sole writer (a running node) skips that check on reads
+// and refuses a write that finds another connection committed.
 // Memory is bounded whatever the tree size: 8 MiB SQLite page cache, 8 MiB
 // tile cache, ~5 MiB dedup memory level, 4 MiB filter.
 import Database from 'better-sqlite3';
@@ -164,6 +166,11 @@ export class TreeStore {
       return fn();
     });
     this.writeTx = db.transaction((fn: () => unknown) => {
+      if (this.soleWriter && this.dataVersion !== -1 && this.stmt.dataVersion.get() !== this.dataVersion) {
+        throw new Error(
+          `${this.db.name} was written by another connection, but this store was opened as its sole writer; is another node running on the same database?`,
+        );
+      }
       this.refresh();
       return fn();
     });
@@ -438,7 +445,12 @@ export class TreeStore {
     return this.readTx.deferred(fn) as T;
   }
 
-  /** Runs fn in its own IMMEDIATE transaction; on any failure the cached state is rebuilt from disk. */
+  /**
+   * Runs fn in its own IMMEDIATE transaction; on any failure the cached state
+   * is rebuilt from disk. As sole writer, a write that finds another
+   * connection committed throws (once: the state is then reloaded), because
+   * reads until then trusted a cache that was stale.
+   */
   private write<T>(fn: () => T): T {
     if (this.db.inTransaction) {
       throw new Error('TreeStore writes commit durably on their own; do not call them inside another transaction');

@@ -265,6 +265,7 @@ describe('TreeStore appends', () => {
     store.close();
     const other = new Database(path);
     other.exec('DELETE FROM tree_dedup_filter WHERE id % 2 = 0');
+    other.close();
     const again = reopen(path);
     for (let i = 0; i < 100; i++) assert.equal(again.indexOfLeafHash(leafHash(leafOf(i))), i);
     assert.deepEqual(again.appendLeaves([leafOf(3), leafOf(100)]), [3, 100]);
@@ -445,19 +446,22 @@ describe('TreeStore persistence and sharing', () => {
     assert.equal(reader.indexOfLeafHash(leafHash(leafOf(150, 'other'))), 150);
   });
 
-  it('as sole writer, reads trust the cache; its own writes and truncations, and its next append, are exact', () => {
+  it('as sole writer, reads trust the cache; another writer is refused once, loudly; own writes and truncations are exact', () => {
     const leaves = leavesOf(0, 300);
     const { path } = fresh({ dedupChunk: 16 });
     const sole = reopen(path, { dedupChunk: 16, soleWriter: true });
     sole.appendLeaves(leaves.slice(0, 100));
     assert.equal(sole.size(), 100);
     assert.equal(sole.indexOfLeafHash(leafHash(leafOf(50))), 50);
-    // A write by another connection breaks the promise: reads do not see it...
+    // A write by another connection breaks the promise: reads do not see it,
+    // and the next write refuses, loudly, once...
     const other = reopen(path, { dedupChunk: 16 });
     other.appendLeaves(leaves.slice(100, 150));
     assert.equal(sole.size(), 100);
     assert.equal(sole.indexOfLeafHash(leafHash(leafOf(120))), undefined);
-    // ...but the next append does: it dedups against those leaves and continues after them.
+    assert.throws(() => sole.appendLeaves([leafOf(150)]), /written by another connection.*sole writer/);
+    // ...after which the store has reloaded: it dedups against those leaves and continues after them.
+    assert.equal(sole.size(), 150);
     assert.deepEqual(sole.appendLeaves([leafOf(120), leafOf(150)]), [120, 150]);
     assert.equal(sole.size(), 151);
     assert.equal(toHex(sole.rootAt(151)), toHex(rootFromLeafHashes(leaves.slice(0, 151).map(leafHash))));
