@@ -9,7 +9,12 @@ import { readNodeBody, readStreamCapped } from './body.js';
 export interface HttpRequest {
   /** Upper-case, as sent. */
   readonly method: string;
-  /** The path without query, not percent-decoded. */
+  /**
+   * The path without query. From node:http as sent; from hono with
+   * percent-escapes decoded except those of reserved characters (hono's
+   * decodeURI). Route arguments are decoded once more by the router, which
+   * is exact in both cases because hono keeps "%25" escaped.
+   */
   readonly path: string;
   /** A header by lower-case name; repeated headers are joined with ", ". */
   header(name: string): string | undefined;

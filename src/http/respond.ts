@@ -33,10 +33,15 @@ export function toResponse(reply: Reply): Response {
   return new Response(reply.body, { status: reply.status, headers: replyHeaders(reply) });
 }
 
-/** Maps a thrown value to a reply; unexpected errors are logged and become 500. */
-export function errorReply(err: unknown, log: Logger, what: string): Reply {
+/**
+ * Maps a thrown value to a reply; unexpected errors are logged and become
+ * 500. `what` names the request in the log; it may hold client text (a
+ * decoded path), so control characters are escaped: no forged log lines.
+ */
+export function errorReply(err: unknown, log: Logger, request: string): Reply {
+  const what = JSON.stringify(request).slice(1, -1);
   if (err instanceof LogError) {
-    const line = err.message.replace(/\s*\n\s*/g, ' ');
+    const line = err.message.replace(/\s*\n\s*/g, ' ').replace(/[\x00-\x1f\x7f]/g, '?');
     const headers: Record<string, string> = {};
     if (err instanceof UnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
     if (err.status === 405 && 'allow' in err) headers.allow = String((err as { allow: unknown }).allow);

@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono } from 'hono';
 import { BadRequestError, LogError, NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { honoRequest, nodeRequest, targetPath, type HttpRequest } from './request.js';
+import { honoRequest, nodeRequest, type HttpRequest } from './request.js';
 import { errorReply, replyHeaders, toResponse, type Reply } from './respond.js';
 
 export class MethodNotAllowed extends LogError {
@@ -101,16 +101,24 @@ export type DirectHandler = (incoming: IncomingMessage, outgoing: ServerResponse
 export function directHandler(routes: readonly Route[], prefix: string, log: Logger, opts: AppOptions = {}): DirectHandler | undefined {
   const base = normalizePrefix(prefix);
   const direct = new Map<string, string>(); // exact path → method
-  for (const r of routes) if (r.direct === true && r.args === 0) direct.set(`${base}/${r.name}`, r.method);
+  for (const r of routes) {
+    if (r.direct !== true) continue;
+    if (r.args !== 0) throw new Error(`route ${r.name}: only routes without path arguments can be direct`);
+    direct.set(`${base}/${r.name}`, r.method);
+  }
   if (direct.size === 0) return undefined;
   const dispatch = createDispatch(routes, prefix, log, opts);
+  const hosts = new HostCheck();
   return (incoming, outgoing) => {
     const target = incoming.url ?? '';
-    if (direct.get(target) !== incoming.method || targetPath(target) !== target) return false;
+    // Anything hono would answer differently (a request it refuses before
+    // routing, as for a malformed Host) is left to hono.
+    if (direct.get(target) !== incoming.method || !hosts.acceptable(incoming.headers.host, target)) return false;
     dispatch(nodeRequest(incoming))
       .then((reply) => {
         outgoing.writeHead(reply.status, replyHeaders(reply));
         outgoing.end(reply.body);
+        if (!incoming.complete) discardRestOfBody(incoming);
       })
       // dispatch never rejects; a failure here is in writing the answer.
       .catch((err: unknown) => {
@@ -120,6 +128,67 @@ export function directHandler(routes: readonly Route[], prefix: string, log: Log
     return true;
   };
 }
+
+/**
+ * Whether @hono/node-server would accept a request with this Host header and
+ * target, by its own rule: `http://<host><target>` parses as a URL whose
+ * hostname is the Host header's (without port), up to letter case. Answers
+ * are remembered per Host value (clients send the same one on every request),
+ * so the direct path does not parse a URL per request.
+ */
+class HostCheck {
+  private readonly known = new Map<string, boolean>();
+
+  acceptable(host: string | undefined, target: string): boolean {
+    if (host === undefined || host === '') return false; // hono substitutes its default: let it
+    let ok = this.known.get(host);
+    if (ok === undefined) {
+      try {
+        const url = new URL(`http://${host}${target}`);
+        ok = url.hostname.length === host.length || url.hostname === host.replace(/:\d+$/, '');
+      } catch {
+        ok = false;
+      }
+      if (this.known.size >= 256) this.known.clear();
+      this.known.set(host, ok);
+    }
+    return ok;
+  }
+}
+
+/**
+ * After an answer sent before the request body was read to its end (a 413):
+ * keep reading and discarding for a while, since closing a socket with unread
+ * data makes the kernel send a reset that can destroy the answer before the
+ * client reads it; then close. Bounded in bytes and time, as @hono/node-server
+ * does for the routes it serves.
+ */
+function discardRestOfBody(incoming: IncomingMessage): void {
+  let discarded = 0;
+  const close = (): void => {
+    cleanup();
+    incoming.socket?.destroySoon();
+  };
+  const timer = setTimeout(close, DISCARD_TIMEOUT_MS);
+  timer.unref();
+  const onData = (chunk: Buffer): void => {
+    discarded += chunk.length;
+    if (discarded > MAX_DISCARD_BYTES) close();
+  };
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    incoming.off('data', onData);
+    incoming.off('end', cleanup);
+    incoming.off('error', cleanup);
+  };
+  incoming.on('data', onData);
+  incoming.on('end', cleanup);
+  incoming.on('error', cleanup);
+  incoming.resume();
+}
+
+const DISCARD_TIMEOUT_MS = 500;
+const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
 
 function decodeSegment(s: string): string {
   try {

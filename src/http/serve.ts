@@ -1,11 +1,12 @@
 // Starts a hono app on host:port with @hono/node-server and reports the bound
 // address (port 0 picks a free port, which tests use). A DirectHandler, when
 // given, sees each request first (see router.ts).
-import { getRequestListener } from '@hono/node-server';
+import { getRequestListener, RequestError } from '@hono/node-server';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Hono } from 'hono';
 import type { DirectHandler } from './router.js';
+import { textReply, toResponse } from './respond.js';
 import { ConfigError } from '../errors.js';
 
 export interface RunningServer {
@@ -24,9 +25,21 @@ export function splitEndpoint(endpoint: string): { host: string; port: number } 
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
+/**
+ * @hono/node-server refuses some requests before hono sees them (a malformed
+ * Host header, a backslash in the path) with an empty 400; give them the
+ * one-line message every other error has. Our apps never throw, so anything
+ * else is a bug: 500, and the stack on stderr.
+ */
+function refusedByAdapter(err: unknown): Response {
+  if (err instanceof RequestError) return toResponse(textReply(400, `bad request: ${err.message.replace(/[^\x20-\x7e]+/g, ' ')}\n`));
+  console.error(`HTTP adapter error: ${(err as Error)?.stack ?? String(err)}`);
+  return toResponse(textReply(500, 'internal server error\n'));
+}
+
 export function startServer(app: Hono, endpoint: string, direct?: DirectHandler): Promise<RunningServer> {
   const { host, port } = splitEndpoint(endpoint);
-  const viaHono = getRequestListener(app.fetch, { hostname: host });
+  const viaHono = getRequestListener(app.fetch, { hostname: host, errorHandler: refusedByAdapter });
   const server = createServer(
     direct === undefined
       ? viaHono
