@@ -6,6 +6,7 @@
 // holds fewer than MAX_BATCHES_PER_WORKER batches.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { UnavailableError } from '../errors.js';
 import type { PublicKey, Signature } from '../types.js';
 
 interface Pending {
@@ -13,6 +14,7 @@ interface Pending {
   message: Uint8Array;
   signature: Signature;
   resolve(ok: boolean): void;
+  reject(err: Error): void;
 }
 
 interface PoolWorker {
@@ -81,6 +83,10 @@ const MAX_BATCHES_PER_WORKER = 4;
 // The workers still get every cycle the main thread leaves.
 const WORKER_NICE_INCREMENT = 5;
 
+function shuttingDown(): UnavailableError {
+  return new UnavailableError('the log is shutting down; retry later');
+}
+
 export class VerifyPool {
   private readonly workers: PoolWorker[] = [];
   private queue: Pending[] = [];
@@ -119,7 +125,7 @@ export class VerifyPool {
       const orphaned = [...entry.batches.values()].flat();
       entry.batches.clear();
       if (this.closing) {
-        orphaned.forEach((p) => p.resolve(false));
+        orphaned.forEach((p) => p.reject(shuttingDown()));
         return;
       }
       this.workers[this.workers.indexOf(entry)] = this.spawn();
@@ -131,10 +137,15 @@ export class VerifyPool {
     return entry;
   }
 
-  /** Resolves true iff the signature verifies; never rejects. */
+  /**
+   * Resolves true iff the signature verifies. Rejects only with
+   * UnavailableError (503), for a request the pool had not answered when it
+   * was closed: nobody checked that signature, so neither answer is true.
+   */
   verify(publicKey: PublicKey, message: Uint8Array, signature: Signature): Promise<boolean> {
-    return new Promise((resolve) => {
-      this.queue.push({ publicKey, message, signature, resolve });
+    if (this.closing) return Promise.reject(shuttingDown());
+    return new Promise((resolve, reject) => {
+      this.queue.push({ publicKey, message, signature, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => {
@@ -147,6 +158,9 @@ export class VerifyPool {
 
   async close(): Promise<void> {
     this.closing = true;
+    const queued = this.queue;
+    this.queue = [];
+    queued.forEach((p) => p.reject(shuttingDown()));
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 

@@ -29,7 +29,10 @@ export interface SubmissionLimiter {
   admit(submitterKeyHash: Hash, tokenHeader: string | undefined): Promise<{ refund(): void }>;
 }
 
-/** Ed25519 verification as add-leaf needs it (off the main thread in production). */
+/**
+ * Ed25519 verification as add-leaf needs it (off the main thread in
+ * production). May reject with UnavailableError (503) while shutting down.
+ */
 export type SignatureVerifier = (publicKey: PublicKey, message: Uint8Array, signature: Signature) => Promise<boolean>;
 
 export class PrimaryLog implements PublicLog {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ed25519Verify, generateSeed, signerFromSeed } from '../../src/crypto/index.js';
 import { VerifyPool } from '../../src/crypto/verify-pool.js';
+import { UnavailableError } from '../../src/errors.js';
 import { asPublicKey, asSignature } from '../../src/types.js';
 
 test('verify pool agrees with ed25519Verify on good, bad and malformed input', async (t) => {
@@ -35,4 +36,21 @@ test('a worker that dies is replaced and its requests are verified by the others
   const results = await Promise.all(pending);
   assert.ok(results.every((ok) => ok), 'every valid signature still verifies');
   assert.equal(await pool.verify(signer.publicKey, message, signature), true, 'the pool keeps working');
+});
+
+test('closing the pool answers every unanswered request with 503, never with a verdict', async () => {
+  const pool = new VerifyPool(1);
+  const signer = signerFromSeed(generateSeed());
+  const message = new Uint8Array(56).fill(3);
+  const signature = signer.sign(message);
+  // More than one worker holds (4 batches of 8), so some are still queued at close.
+  const settled = Promise.allSettled(Array.from({ length: 100 }, () => pool.verify(signer.publicKey, message, signature)));
+  await pool.close();
+  const outcomes = await settled;
+  for (const o of outcomes) {
+    if (o.status === 'fulfilled') assert.equal(o.value, true, 'an answered request is answered truly');
+    else assert.ok(o.reason instanceof UnavailableError && /shutting down/.test(o.reason.message), String(o.reason));
+  }
+  assert.ok(outcomes.some((o) => o.status === 'rejected'), 'some requests were still unanswered at close');
+  await assert.rejects(pool.verify(signer.publicKey, message, signature), UnavailableError);
 });
