@@ -12,9 +12,6 @@ export async function readBodyText(req: HttpRequest, limit: number): Promise<str
   return text;
 }
 
-/** How much of an oversized body is read and thrown away before the connection is cut. */
-const MAX_DISCARD = 64 * 1024 * 1024;
-
 /** Reads a node request body to its end, or rejects with `tooLarge()` once more than `limit` bytes arrived. */
 export function readNodeBody(incoming: IncomingMessage, limit: number, tooLarge: () => Error): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -28,16 +25,10 @@ export function readNodeBody(incoming: IncomingMessage, limit: number, tooLarge:
     const onData = (chunk: Buffer): void => {
       total += chunk.length;
       if (total > limit) {
-        // Answer 413 at once, but keep reading and discarding the rest of the
-        // body: closing a socket with unread data makes the kernel send a
-        // reset, which can destroy the 413 before the client reads it. A
-        // client that keeps sending past MAX_DISCARD is cut off.
+        // Answer 413 at once. The rest of the body is left to whoever sends
+        // the answer: both adapters discard it, bounded, before closing
+        // (discardRestOfBody below; @hono/node-server's own drain).
         cleanup();
-        let discarded = total;
-        incoming.on('data', (more: Buffer) => {
-          discarded += more.length;
-          if (discarded > MAX_DISCARD) incoming.destroy();
-        });
         incoming.on('error', () => undefined);
         reject(tooLarge());
         return;
@@ -78,4 +69,38 @@ export async function readStreamCapped(body: ReadableStream<Uint8Array> | null, 
     chunks.push(value);
   }
   return Buffer.concat(chunks);
+}
+
+const DISCARD_TIMEOUT_MS = 500;
+const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * After an answer sent before the request body was read to its end (a 413):
+ * keep reading and discarding for a while, since closing a socket with unread
+ * data makes the kernel send a reset that can destroy the answer before the
+ * client reads it; then close. Bounded in bytes and time, as @hono/node-server
+ * does for the routes it serves.
+ */
+export function discardRestOfBody(incoming: IncomingMessage): void {
+  let discarded = 0;
+  const close = (): void => {
+    cleanup();
+    incoming.socket?.destroySoon();
+  };
+  const timer = setTimeout(close, DISCARD_TIMEOUT_MS);
+  timer.unref();
+  const onData = (chunk: Buffer): void => {
+    discarded += chunk.length;
+    if (discarded > MAX_DISCARD_BYTES) close();
+  };
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    incoming.off('data', onData);
+    incoming.off('end', cleanup);
+    incoming.off('error', cleanup);
+  };
+  incoming.on('data', onData);
+  incoming.on('end', cleanup);
+  incoming.on('error', cleanup);
+  incoming.resume();
 }

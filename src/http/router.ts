@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono } from 'hono';
 import { BadRequestError, LogError, NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { discardRestOfBody } from './body.js';
 import { honoRequest, nodeRequest, type HttpRequest } from './request.js';
 import { errorReply, replyHeaders, toResponse, type Reply } from './respond.js';
 
@@ -155,40 +156,6 @@ class HostCheck {
     return ok;
   }
 }
-
-/**
- * After an answer sent before the request body was read to its end (a 413):
- * keep reading and discarding for a while, since closing a socket with unread
- * data makes the kernel send a reset that can destroy the answer before the
- * client reads it; then close. Bounded in bytes and time, as @hono/node-server
- * does for the routes it serves.
- */
-function discardRestOfBody(incoming: IncomingMessage): void {
-  let discarded = 0;
-  const close = (): void => {
-    cleanup();
-    incoming.socket?.destroySoon();
-  };
-  const timer = setTimeout(close, DISCARD_TIMEOUT_MS);
-  timer.unref();
-  const onData = (chunk: Buffer): void => {
-    discarded += chunk.length;
-    if (discarded > MAX_DISCARD_BYTES) close();
-  };
-  const cleanup = (): void => {
-    clearTimeout(timer);
-    incoming.off('data', onData);
-    incoming.off('end', cleanup);
-    incoming.off('error', cleanup);
-  };
-  incoming.on('data', onData);
-  incoming.on('end', cleanup);
-  incoming.on('error', cleanup);
-  incoming.resume();
-}
-
-const DISCARD_TIMEOUT_MS = 500;
-const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
 
 function decodeSegment(s: string): string {
   try {
