@@ -133,9 +133,11 @@ export function directHandler(routes: readonly Route[], prefix: string, log: Log
 /**
  * Whether @hono/node-server would accept a request with this Host header and
  * target, by its own rule: `http://<host><target>` parses as a URL whose
- * hostname is the Host header's (without port), up to letter case. Answers
- * are remembered per Host value (clients send the same one on every request),
- * so the direct path does not parse a URL per request.
+ * hostname is as long as the Host header, or equals it without its port (so
+ * "EXAMPLE.org" passes but "EXAMPLE.org:80" and "127.1" do not). Direct
+ * targets are plain paths, so the answer depends on the Host value alone and
+ * is remembered per value (clients send the same one on every request): the
+ * direct path does not parse a URL per request.
  */
 class HostCheck {
   private readonly known = new Map<string, boolean>();
