@@ -14,25 +14,59 @@ import { InternalApiClient } from '../../src/secondary/upstream-client.js';
 import { asHash } from '../../src/types.js';
 import { tempDir } from '../helpers/log-fixture.js';
 import { freePort } from '../helpers/node-process.js';
+import type { ReplicationSource } from '../../src/internal-api/app.js';
+import type { RunningServer } from '../../src/http/serve.js';
 import { captureLog, headOf, randomLeaves, sameLeaves, serveInternal, treeSource, treeWith } from './fixture.js';
 
-function replicaOf(path: string): TreeStore {
-  return TreeStore.open(path);
+type TestContext = { after(fn: () => unknown): void };
+
+/** A temporary directory for one test, removed after it. */
+function scratchDir(t: TestContext): string {
+  const dir = tempDir();
+  t.after(() => dir.remove());
+  return dir.path;
+}
+
+/** The replica's store at path, closed after the test. */
+function openReplica(t: TestContext, path: string): TreeStore {
+  const replica = TreeStore.open(path);
+  t.after(() => replica.close());
+  return replica;
+}
+
+interface Upstream {
+  tree: TreeStore;
+  server: RunningServer;
+  client: InternalApiClient;
+}
+
+/**
+ * The node replicated from: a tree holding `leaves`, served by a real
+ * internal API (the source may be wrapped to misbehave), and a client of it;
+ * all closed after the test.
+ */
+async function startUpstream(
+  t: TestContext,
+  dir: string,
+  leaves: readonly Uint8Array[],
+  opts: { maxRange?: number; token?: string; source?: (tree: TreeStore) => ReplicationSource; baseUrlSuffix?: string } = {},
+): Promise<Upstream> {
+  const tree = treeWith(join(dir, 'up.db'), leaves);
+  t.after(() => tree.close());
+  const serveOpts = { ...(opts.maxRange !== undefined ? { maxRange: opts.maxRange } : {}), ...(opts.token !== undefined ? { token: opts.token } : {}) };
+  const server = await serveInternal((opts.source ?? treeSource)(tree), serveOpts);
+  t.after(() => server.close());
+  const client = new InternalApiClient({ baseUrl: `http://${server.address}${opts.baseUrlSuffix ?? ''}`, timeoutMs: 5_000 });
+  t.after(() => client.close());
+  return { tree, server, client };
 }
 
 test('replicator: catches up through clamped, pipelined get-leaves and verifies the root', async (t) => {
-  const dir = tempDir();
-  t.after(() => dir.remove());
+  const dir = scratchDir(t);
   const leaves = randomLeaves(5_000);
-  const upstreamTree = treeWith(join(dir.path, 'up.db'), leaves);
-  t.after(() => upstreamTree.close());
   // A max-range that does not divide the batch size, so clamped answers must be re-issued.
-  const server = await serveInternal(treeSource(upstreamTree), { maxRange: 333 });
-  t.after(() => server.close());
-  const replica = replicaOf(join(dir.path, 'replica.db'));
-  t.after(() => replica.close());
-  const client = new InternalApiClient({ baseUrl: `http://${server.address}/`, timeoutMs: 5_000 });
-  t.after(() => client.close());
+  const { tree: upstreamTree, client } = await startUpstream(t, dir, leaves, { maxRange: 333, baseUrlSuffix: '/' });
+  const replica = openReplica(t, join(dir, 'replica.db'));
   const log = captureLog();
   const replicator = new Replicator({ store: replica, upstream: client, upstreamName: 'up', log, batchSize: 1000, maxInFlight: 4 });
 
@@ -52,24 +86,17 @@ test('replicator: catches up through clamped, pipelined get-leaves and verifies 
 });
 
 test('replicator: resumes from durable state, re-checking leaves stored beyond the verified size', async (t) => {
-  const dir = tempDir();
-  t.after(() => dir.remove());
+  const dir = scratchDir(t);
   const leaves = randomLeaves(3_000);
-  const upstreamTree = treeWith(join(dir.path, 'up.db'), leaves);
-  t.after(() => upstreamTree.close());
-  const server = await serveInternal(treeSource(upstreamTree), { maxRange: 500 });
-  t.after(() => server.close());
-  const client = new InternalApiClient({ baseUrl: `http://${server.address}`, timeoutMs: 5_000 });
-  t.after(() => client.close());
+  const { tree: upstreamTree, client } = await startUpstream(t, dir, leaves, { maxRange: 500 });
 
   // As if a previous run crashed after storing 1,234 leaves but before verifying any.
-  const path = join(dir.path, 'replica.db');
-  const partial = replicaOf(path);
+  const path = join(dir, 'replica.db');
+  const partial = TreeStore.open(path);
   partial.appendPreordered(0, leaves.slice(0, 1_234));
   partial.close();
 
-  const replica = replicaOf(path);
-  t.after(() => replica.close());
+  const replica = openReplica(t, path);
   const replicator = new Replicator({ store: replica, upstream: client, upstreamName: 'up', log: captureLog() });
   assert.equal(replicator.verifiedHead.size, 0, 'unverified leaves are not served');
   assert.equal(await replicator.step(), 'synced');
@@ -83,20 +110,13 @@ test('replicator: resumes from durable state, re-checking leaves stored beyond t
 });
 
 test('replicator: a different leaf at a stored index stops replication and changes nothing', async (t) => {
-  const dir = tempDir();
-  t.after(() => dir.remove());
+  const dir = scratchDir(t);
   const leaves = randomLeaves(2_000);
-  const upstreamTree = treeWith(join(dir.path, 'up.db'), leaves);
-  t.after(() => upstreamTree.close());
-  const server = await serveInternal(treeSource(upstreamTree));
-  t.after(() => server.close());
-  const client = new InternalApiClient({ baseUrl: `http://${server.address}`, timeoutMs: 5_000 });
-  t.after(() => client.close());
+  const { client } = await startUpstream(t, dir, leaves);
 
   const forged = leaves.slice(0, 1_500);
   forged[777] = randomLeaves(1)[0] as Uint8Array;
-  const replica = replicaOf(join(dir.path, 'replica.db'));
-  t.after(() => replica.close());
+  const replica = openReplica(t, join(dir, 'replica.db'));
   replica.appendPreordered(0, forged);
   const rootBefore = replica.rootAt(1_500);
 
@@ -115,25 +135,20 @@ test('replicator: a different leaf at a stored index stops replication and chang
 });
 
 test('replicator: an upstream root that differs from the local one at its size is divergence', async (t) => {
-  const dir = tempDir();
-  t.after(() => dir.remove());
-  const leaves = randomLeaves(100);
-  const upstreamTree = treeWith(join(dir.path, 'up.db'), leaves);
-  t.after(() => upstreamTree.close());
+  const dir = scratchDir(t);
   let lie = false;
-  const source = treeSource(upstreamTree);
-  const server = await serveInternal({
-    ...source,
-    localTreeHead: () => {
-      const head = source.localTreeHead();
-      return lie ? { size: head.size, rootHash: asHash(new Uint8Array(32).fill(7)) } : head;
-    },
-  });
-  t.after(() => server.close());
-  const client = new InternalApiClient({ baseUrl: `http://${server.address}`, timeoutMs: 5_000 });
-  t.after(() => client.close());
-  const replica = replicaOf(join(dir.path, 'replica.db'));
-  t.after(() => replica.close());
+  const lying = (tree: TreeStore): ReplicationSource => {
+    const source = treeSource(tree);
+    return {
+      ...source,
+      localTreeHead: () => {
+        const head = source.localTreeHead();
+        return lie ? { size: head.size, rootHash: asHash(new Uint8Array(32).fill(7)) } : head;
+      },
+    };
+  };
+  const { tree: upstreamTree, client } = await startUpstream(t, dir, randomLeaves(100), { source: lying });
+  const replica = openReplica(t, join(dir, 'replica.db'));
   const log = captureLog();
   const replicator = new Replicator({ store: replica, upstream: client, upstreamName: 'up', log });
   assert.equal(await replicator.step(), 'synced');
@@ -148,13 +163,11 @@ test('replicator: an upstream root that differs from the local one at its size i
 });
 
 test('replicator: an unreachable upstream is retried and logged once, not every poll', async (t) => {
-  const dir = tempDir();
-  t.after(() => dir.remove());
+  const dir = scratchDir(t);
   const port = await freePort();
   const client = new InternalApiClient({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2_000 });
   t.after(() => client.close());
-  const replica = replicaOf(join(dir.path, 'replica.db'));
-  t.after(() => replica.close());
+  const replica = openReplica(t, join(dir, 'replica.db'));
   const log = captureLog();
   const replicator = new Replicator({ store: replica, upstream: client, upstreamName: 'up', log });
   for (let i = 0; i < 5; i++) assert.equal(await replicator.step(), 'upstream-unavailable');
@@ -164,14 +177,9 @@ test('replicator: an unreachable upstream is retried and logged once, not every 
 });
 
 test('replicator: sends the bearer token; a wrong one is refused by the upstream', async (t) => {
-  const dir = tempDir();
-  t.after(() => dir.remove());
-  const upstreamTree = treeWith(join(dir.path, 'up.db'), randomLeaves(10));
-  t.after(() => upstreamTree.close());
-  const server = await serveInternal(treeSource(upstreamTree), { token: 's3cret' });
-  t.after(() => server.close());
-  const replica = replicaOf(join(dir.path, 'replica.db'));
-  t.after(() => replica.close());
+  const dir = scratchDir(t);
+  const { server } = await startUpstream(t, dir, randomLeaves(10), { token: 's3cret' });
+  const replica = openReplica(t, join(dir, 'replica.db'));
 
   const wrong = new InternalApiClient({ baseUrl: `http://${server.address}`, token: 'nope', timeoutMs: 2_000 });
   t.after(() => wrong.close());
@@ -186,20 +194,12 @@ test('replicator: sends the bearer token; a wrong one is refused by the upstream
 });
 
 test('replicator: keeps the newest published head that verifies and matches the local tree', async (t) => {
-  const dir = tempDir();
-  t.after(() => dir.remove());
+  const dir = scratchDir(t);
   const logSigner = signerFromSeed(generateSeed());
   const otherSigner = signerFromSeed(generateSeed());
-  const upstreamTree = treeWith(join(dir.path, 'up.db'), randomLeaves(300));
-  t.after(() => upstreamTree.close());
   let published: CosignedTreeHead | undefined;
-  const server = await serveInternal(treeSource(upstreamTree, () => published));
-  t.after(() => server.close());
-  const client = new InternalApiClient({ baseUrl: `http://${server.address}`, timeoutMs: 5_000 });
-  t.after(() => client.close());
-  const path = join(dir.path, 'replica.db');
-  const replica = replicaOf(path);
-  t.after(() => replica.close());
+  const { tree: upstreamTree, client } = await startUpstream(t, dir, randomLeaves(300), { source: (tree) => treeSource(tree, () => published) });
+  const replica = openReplica(t, join(dir, 'replica.db'));
   const log = captureLog();
   const replicator = new Replicator({ store: replica, upstream: client, upstreamName: 'up', log, logPublicKey: logSigner.publicKey });
   // A function, so that assertions on one value do not narrow the next read.
@@ -240,18 +240,11 @@ test('replicator: keeps the newest published head that verifies and matches the 
 });
 
 test('replicator: a log-signed head that disagrees with the local tree is divergence', async (t) => {
-  const dir = tempDir();
-  t.after(() => dir.remove());
+  const dir = scratchDir(t);
   const logSigner = signerFromSeed(generateSeed());
-  const upstreamTree = treeWith(join(dir.path, 'up.db'), randomLeaves(50));
-  t.after(() => upstreamTree.close());
   const forked = { ...signTreeHead(logSigner, { size: 40, rootHash: asHash(new Uint8Array(32).fill(1)) }), cosignatures: [] };
-  const server = await serveInternal(treeSource(upstreamTree, () => forked));
-  t.after(() => server.close());
-  const client = new InternalApiClient({ baseUrl: `http://${server.address}`, timeoutMs: 5_000 });
-  t.after(() => client.close());
-  const replica = replicaOf(join(dir.path, 'replica.db'));
-  t.after(() => replica.close());
+  const { client } = await startUpstream(t, dir, randomLeaves(50), { source: (tree) => treeSource(tree, () => forked) });
+  const replica = openReplica(t, join(dir, 'replica.db'));
   const log = captureLog();
   const replicator = new Replicator({ store: replica, upstream: client, upstreamName: 'up', log, logPublicKey: logSigner.publicKey });
   assert.equal(await replicator.step(), 'diverged');
