@@ -37,6 +37,16 @@ export function prefixRoots(leaves: readonly Uint8Array[]): Hash[] {
   return roots;
 }
 
+/**
+ * Leaves [0, count) of the deterministic family, a reader over them, and the
+ * root of every prefix [0, n] recomputed from scratch: the tree the exhaustive
+ * proof tests check every size of.
+ */
+export function prefixTrees(count: number): { leaves: Uint8Array[]; reader: NodeReader; roots: Hash[] } {
+  const leaves = leavesOf(0, count);
+  return { leaves, reader: memoryReader(leaves), roots: prefixRoots(leaves) };
+}
+
 /** A NodeReader over all complete subtrees of the given leaves, held in memory. */
 export function memoryReader(leaves: readonly Uint8Array[]): NodeReader {
   const levels: Hash[][] = [leaves.map(leafHash)];

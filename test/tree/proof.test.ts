@@ -9,7 +9,7 @@ import {
   flipped,
   leavesOf,
   memoryReader,
-  prefixRoots,
+  prefixTrees,
   RFC_CONSISTENCY,
   RFC_INCLUSION,
   RFC_LEAVES,
@@ -28,9 +28,7 @@ describe('proof generation', () => {
   });
 
   it('matches roots recomputed from scratch, and its proofs verify, for every size up to 100', () => {
-    const leaves = leavesOf(0, 100);
-    const reader = memoryReader(leaves);
-    const roots = prefixRoots(leaves);
+    const { leaves, reader, roots } = prefixTrees(100);
     for (let n = 0; n <= 100; n++) {
       assert.equal(toHex(rootHash(reader, n)), toHex(roots[n] as Hash), `root ${n}`);
       for (let i = 0; i < n; i++) {

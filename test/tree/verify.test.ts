@@ -4,16 +4,7 @@ import { emptyRoot, leafHash } from '../../src/tree/hash.js';
 import { consistencyProof, inclusionProof } from '../../src/tree/proof.js';
 import { verifyConsistency, verifyInclusion } from '../../src/tree/verify.js';
 import type { Hash } from '../../src/types.js';
-import {
-  flipped,
-  leavesOf,
-  memoryReader,
-  prefixRoots,
-  RFC_CONSISTENCY,
-  RFC_INCLUSION,
-  RFC_LEAVES,
-  RFC_ROOTS,
-} from './helpers.js';
+import { flipped, prefixTrees, RFC_CONSISTENCY, RFC_INCLUSION, RFC_LEAVES, RFC_ROOTS } from './helpers.js';
 
 const SOME_HASH = flipped(emptyRoot(), 5);
 
@@ -151,9 +142,7 @@ describe('verifyConsistency', () => {
 });
 
 describe('proofs for every tree up to 100 leaves', () => {
-  const leaves = leavesOf(0, 100);
-  const reader = memoryReader(leaves);
-  const roots = prefixRoots(leaves);
+  const { leaves, reader, roots } = prefixTrees(100);
   const hashes = leaves.map(leafHash);
 
   it('every inclusion proof verifies, and no damaged one or other tree head does', () => {
