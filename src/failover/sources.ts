@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { UpstreamError } from '../errors.js';
 import { parseCosignedTreeHead } from '../formats/messages.js';
 import type { SignedTreeHead, TreeHead } from '../formats/tree-head.js';
-import { InternalApiClient } from '../secondary/upstream-client.js';
+import { InternalApiClient } from '../internal-api/client.js';
 import { RunbookRefusal } from './runbook.js';
 
 /** A source that could not be asked (an old primary that is down); the others still count. */

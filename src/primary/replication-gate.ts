@@ -12,7 +12,7 @@ import { bytesEqual, toHex } from '../hex.js';
 import type { Logger } from '../log.js';
 import { RepeatFilter } from '../log-repeats.js';
 import { readInternalToken } from '../node-common.js';
-import { InternalApiClient, type SecondaryHeadSource } from '../secondary/upstream-client.js';
+import { InternalApiClient, type SecondaryHeadSource } from '../internal-api/client.js';
 import { emptyRoot } from '../tree/hash.js';
 import type { Hash, PublicKey } from '../types.js';
 import type { ExtensionContext } from './extensions.js';

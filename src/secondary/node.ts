@@ -15,7 +15,7 @@ import { notPrimaryApp } from '../public-api/app.js';
 import { RepeatFilter } from '../log-repeats.js';
 import { runPeriodically, type Periodic } from '../periodic.js';
 import { Replicator } from './replicator.js';
-import { InternalApiClient } from './upstream-client.js';
+import { InternalApiClient } from '../internal-api/client.js';
 
 /**
  * Leaves per internal get-leaves answer from this node (to nodes cascading

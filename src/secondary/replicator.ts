@@ -19,7 +19,7 @@ import { RepeatFilter } from '../log-repeats.js';
 import { emptyRoot } from '../tree/hash.js';
 import { TreeDivergenceError } from '../tree/store.js';
 import type { Hash, PublicKey } from '../types.js';
-import type { ReplicationUpstream } from './upstream-client.js';
+import type { ReplicationUpstream } from '../internal-api/client.js';
 
 /** The part of the tree store a replica needs. */
 export interface ReplicaStore {

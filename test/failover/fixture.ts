@@ -15,7 +15,7 @@ import { leafHash } from '../../src/tree/hash.js';
 import type { PublicKey } from '../../src/types.js';
 import { http, runCli, spawnCli, waitUntil, type NodeProcess } from '../helpers/node-process.js';
 import { startTool, type RunningTool } from '../helpers/sigsum-tools.js';
-import { InternalApiClient } from '../../src/secondary/upstream-client.js';
+import { InternalApiClient } from '../../src/internal-api/client.js';
 import { makeKey, startNodeProcess, type PrimarySetup } from '../helpers/log-fixture.js';
 import { HeadRecorder } from './head-recorder.js';
 import { LoadBalancer } from './load-balancer.js';

@@ -10,7 +10,7 @@ import { ConfigError } from '../../src/errors.js';
 import { signTreeHead } from '../../src/formats/checkpoint.js';
 import type { CosignedTreeHead } from '../../src/formats/tree-head.js';
 import { checkNotForked, type GateSecondary } from '../../src/primary/replication-gate.js';
-import { InternalApiClient } from '../../src/secondary/upstream-client.js';
+import { InternalApiClient } from '../../src/internal-api/client.js';
 import { tempDir } from '../helpers/log-fixture.js';
 import { captureLog, randomLeaves, serveInternal, treeSource, treeWith } from '../replication/fixture.js';
 

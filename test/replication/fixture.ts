@@ -7,7 +7,7 @@ import { parseCosignedTreeHead, parseTreeHead } from '../../src/formats/messages
 import type { CosignedTreeHead, TreeHead } from '../../src/formats/tree-head.js';
 import { startServer, type RunningServer } from '../../src/http/serve.js';
 import type { Logger } from '../../src/log.js';
-import { InternalApiClient } from '../../src/secondary/upstream-client.js';
+import { InternalApiClient } from '../../src/internal-api/client.js';
 import { emptyRoot } from '../../src/tree/hash.js';
 import { TreeStore } from '../../src/tree/store.js';
 import { http, waitUntil } from '../helpers/node-process.js';

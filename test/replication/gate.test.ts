@@ -10,7 +10,7 @@ import { ConfigError } from '../../src/errors.js';
 import { signTreeHead } from '../../src/formats/checkpoint.js';
 import type { TreeHead } from '../../src/formats/tree-head.js';
 import { checkNotForked, SecondaryGate, type GateSecondary } from '../../src/primary/replication-gate.js';
-import { InternalApiClient } from '../../src/secondary/upstream-client.js';
+import { InternalApiClient } from '../../src/internal-api/client.js';
 import { asHash, type Signer } from '../../src/types.js';
 import { tempDir } from '../helpers/log-fixture.js';
 import { freePort } from '../helpers/node-process.js';

@@ -10,7 +10,7 @@ import { signTreeHead } from '../../src/formats/checkpoint.js';
 import type { CosignedTreeHead } from '../../src/formats/tree-head.js';
 import { TreeStore } from '../../src/tree/store.js';
 import { PUBLISHED_TREE_HEAD_KEY, Replicator, VERIFIED_SIZE_KEY } from '../../src/secondary/replicator.js';
-import { InternalApiClient } from '../../src/secondary/upstream-client.js';
+import { InternalApiClient } from '../../src/internal-api/client.js';
 import { asHash } from '../../src/types.js';
 import { tempDir } from '../helpers/log-fixture.js';
 import { freePort } from '../helpers/node-process.js';

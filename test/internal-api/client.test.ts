@@ -11,9 +11,9 @@ import { startServer } from '../../src/http/serve.js';
 import { internalApp, internalRoutes } from '../../src/internal-api/app.js';
 import { buildApp } from '../../src/http/router.js';
 import { ok, textReply } from '../../src/http/respond.js';
-import { InternalApiClient, normalizeBaseUrl, parseEncodedLeaves } from '../../src/secondary/upstream-client.js';
+import { InternalApiClient, normalizeBaseUrl, parseEncodedLeaves } from '../../src/internal-api/client.js';
 import { tempDir } from '../helpers/log-fixture.js';
-import { captureLog, randomLeaves, treeSource, treeWith } from './fixture.js';
+import { captureLog, randomLeaves, treeSource, treeWith } from '../replication/fixture.js';
 
 function outcome(parse: () => Uint8Array[]): string {
   try {

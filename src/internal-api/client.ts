@@ -1,4 +1,4 @@
-// HTTP client for another node's internal API (src/internal-api/app.ts):
+// HTTP client for another node's internal API (app.ts beside it):
 // what a secondary asks its upstream (the primary, or another secondary when
 // cascading), and what the primary asks each secondary. Answers are parsed
 // strictly with src/formats/messages.ts; anything unexpected is an
