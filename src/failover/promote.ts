@@ -16,7 +16,7 @@ import { ConfigError } from '../errors.js';
 import type { SignedTreeHead } from '../formats/tree-head.js';
 import { bytesEqual, toHex } from '../hex.js';
 import { readInternalToken, TREE_MODE_KEY } from '../node-common.js';
-import { PUBLISHED_TREE_HEAD_KEY, VERIFIED_SIZE_KEY } from '../secondary/replicator.js';
+import { PUBLISHED_TREE_HEAD_KEY, VERIFIED_SIZE_KEY } from '../replication/replicator.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import { SthFile } from '../storage/sth-file.js';
 import { TreeIntegrityError, type TreeStore } from '../tree/store.js';

@@ -5,7 +5,7 @@
 import { loadConfig } from '../config/config.js';
 import { toHex } from '../hex.js';
 import { TREE_MODE_KEY } from '../node-common.js';
-import { PUBLISHED_TREE_HEAD_KEY, VERIFIED_SIZE_KEY } from '../secondary/replicator.js';
+import { PUBLISHED_TREE_HEAD_KEY, VERIFIED_SIZE_KEY } from '../replication/replicator.js';
 import type { TreeStore } from '../tree/store.js';
 import { localRootAt, truncationRefusal } from './checks.js';
 import { Runbook, RunbookRefusal, type LineWriter } from './runbook.js';

@@ -14,7 +14,7 @@ import { loadSigner, openTreeForRole, readInternalToken } from '../node-common.j
 import { notPrimaryApp } from '../public-api/app.js';
 import { RepeatFilter } from '../log-repeats.js';
 import { runPeriodically, type Periodic } from '../periodic.js';
-import { Replicator } from './replicator.js';
+import { Replicator } from '../replication/replicator.js';
 import { InternalApiClient } from '../internal-api/client.js';
 
 /**

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { toHex } from '../../src/hex.js';
-import { VERIFIED_SIZE_KEY } from '../../src/secondary/replicator.js';
+import { VERIFIED_SIZE_KEY } from '../../src/replication/replicator.js';
 import { leafHash } from '../../src/tree/hash.js';
 import { TreeStore } from '../../src/tree/store.js';
 import { makeKey, startNodeProcess, tempDir, writeToml, type NodeSetup } from '../helpers/log-fixture.js';

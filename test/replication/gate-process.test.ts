@@ -11,7 +11,7 @@ import { http, runCli, waitUntil } from '../helpers/node-process.js';
 import { addLeaf, inParallel, makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
 import { parseSignedTreeHead } from '../../src/formats/messages.js';
 import { TreeStore } from '../../src/tree/store.js';
-import { VERIFIED_SIZE_KEY } from '../../src/secondary/replicator.js';
+import { VERIFIED_SIZE_KEY } from '../../src/replication/replicator.js';
 import { prepareCluster, publishedHead, randomLeaves, unsignedHead, waitForSize } from './fixture.js';
 
 const INTERVAL_MS = 500;

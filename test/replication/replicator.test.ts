@@ -9,7 +9,7 @@ import { generateSeed, signerFromSeed } from '../../src/crypto/index.js';
 import { signTreeHead } from '../../src/formats/checkpoint.js';
 import type { CosignedTreeHead } from '../../src/formats/tree-head.js';
 import { TreeStore } from '../../src/tree/store.js';
-import { PUBLISHED_TREE_HEAD_KEY, Replicator, VERIFIED_SIZE_KEY } from '../../src/secondary/replicator.js';
+import { PUBLISHED_TREE_HEAD_KEY, Replicator, VERIFIED_SIZE_KEY } from '../../src/replication/replicator.js';
 import { InternalApiClient } from '../../src/internal-api/client.js';
 import { asHash } from '../../src/types.js';
 import { tempDir } from '../helpers/log-fixture.js';
