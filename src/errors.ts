@@ -36,6 +36,15 @@ export class UnavailableError extends LogError {
   }
 }
 
+/**
+ * The log is frozen (lifecycle state frozen): it accepts no new leaves.
+ * 503 without Retry-After: unavailable for submissions, with no promise of
+ * when (doc/design.md, "Lifecycle").
+ */
+export class FrozenError extends LogError {
+  readonly status = 503;
+}
+
 /** A configuration or startup problem the operator must fix. Never an HTTP answer. */
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -1,4 +1,4 @@
-// Pieces both roles share at startup: keys, the database and its mode, the
+// Pieces both roles share at startup: keys, the database and its lifecycle state, the
 // internal token.
 import { readFileSync } from 'node:fs';
 import { signerFromSeed } from './crypto/index.js';
@@ -7,30 +7,50 @@ import { ConfigError } from './errors.js';
 import type { Config } from './config/config.js';
 import { TreeStore } from './tree/store.js';
 import type { Signer } from './types.js';
+import { initialState, LIFECYCLE_KEY, LifecycleError, parseLifecycleState, runRefusal, type LifecycleState, type NodeKind } from './lifecycle.js';
 
 /**
- * A database is either a primary's (it sequences leaves) or a replica's
- * (leaves arrive preordered). The mode is recorded so that a secondary's
- * database is never used by a primary except through promote-secondary.
+ * How a node uses its database: a primary sequences leaves, a replica gets
+ * them preordered. The database records its lifecycle state (src/lifecycle.ts)
+ * so that a secondary's database is never used by a primary except through
+ * promote-secondary, and a frozen primary sequences nothing.
  */
 export type TreeMode = 'sequencing' | 'replica';
-export const TREE_MODE_KEY = 'tree-mode';
 
+/** The meta record of the lifecycle state (its historic name). */
+export const TREE_MODE_KEY = LIFECYCLE_KEY;
+
+/** Opens the tree for a node of this mode; a ConfigError when its lifecycle state does not allow it. */
 export function openTreeForRole(dbFile: string, want: TreeMode): TreeStore {
+  return openTreeForNode(dbFile, want === 'sequencing' ? 'primary' : 'replica').tree;
+}
+
+/**
+ * Opens the tree as its running node's (sole writer) and returns its
+ * lifecycle state, recording the initial state in a new database.
+ */
+export function openTreeForNode(dbFile: string, kind: NodeKind): { tree: TreeStore; state: LifecycleState } {
   // A running node is its database's only writer (the failover tools wait for it to stop).
-  const store = TreeStore.open(dbFile, { soleWriter: true });
-  const mode = store.getMeta(TREE_MODE_KEY);
-  if (mode === undefined) {
-    store.setMeta(TREE_MODE_KEY, want);
-  } else if (mode !== want) {
-    store.close();
-    throw new ConfigError(
-      want === 'sequencing'
-        ? `${dbFile} is a secondary's database (replica mode); turn it into a primary with \`sigsum-log promote-secondary\``
-        : `${dbFile} is a primary's database (sequencing mode); a secondary needs its own database`,
-    );
+  const tree = TreeStore.open(dbFile, { soleWriter: true });
+  try {
+    let state = parseLifecycleState(tree.getMeta(LIFECYCLE_KEY));
+    if (state === undefined) {
+      state = initialState(kind);
+      tree.setMeta(LIFECYCLE_KEY, state);
+    }
+    const refusal = runRefusal(kind, state);
+    if (refusal !== undefined) throw new ConfigError(`${dbFile}: ${refusal}`);
+    return { tree, state };
+  } catch (err) {
+    tree.close();
+    if (err instanceof LifecycleError) throw new ConfigError(`${dbFile}: ${err.message}`);
+    throw err;
   }
-  return store;
+}
+
+/** The database's lifecycle state; undefined when no node has run on it. Throws LifecycleError for an unknown value. */
+export function readLifecycleState(tree: Pick<TreeStore, 'getMeta'>): LifecycleState | undefined {
+  return parseLifecycleState(tree.getMeta(LIFECYCLE_KEY));
 }
 
 export function loadSigner(config: Config): Signer {

@@ -1,11 +1,13 @@
-// Failover runbook commands: promote-secondary (also its own bin) and
-// secondary-truncate. Both print a numbered runbook; a refusal has already
-// been printed under its step, so it only sets the exit status (1).
+// Failover and lifecycle runbook commands: promote-secondary (also its own
+// bin), secondary-truncate, freeze and unfreeze. Each prints a numbered
+// runbook; a refusal has already been printed under its step, so it only sets
+// the exit status (1).
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { promoteSecondary } from '../failover/promote.js';
 import { RunbookRefusal, type LineWriter } from '../failover/runbook.js';
 import { truncateSecondary } from '../failover/truncate.js';
+import { setFrozen } from '../failover/freeze.js';
 
 interface PromoteFlags {
   config: string;
@@ -27,6 +29,11 @@ interface TruncateFlags {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** Usage errors (a missing or unknown option) exit 2, as configuration errors do; --help exits 0. */
+export function usageErrorsExit2(command: Command): Command {
+  return command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 }
 
 const printLine: LineWriter = (line) => void process.stdout.write(`${line}\n`);
@@ -79,6 +86,17 @@ export function configurePromoteCommand(command: Command): Command {
 
 export function registerFailoverCommands(program: Command): void {
   configurePromoteCommand(program.command('promote-secondary'));
+  for (const [name, to, what] of [
+    ['freeze', 'frozen', 'freeze a stopped primary: from its next start it accepts no new leaves but keeps serving, replicating and re-cosigning its final tree head'],
+    ['unfreeze', 'appending', 'unfreeze a stopped frozen primary: from its next start it accepts new leaves again'],
+  ] as const) {
+    usageErrorsExit2(program.command(name))
+      .description(what)
+      .requiredOption('--config <file>', "the primary's config file")
+      .action(async (flags: { config: string }) => {
+        await runbook(() => setFrozen({ configFile: flags.config, to }, printLine));
+      });
+  }
   program
     .command('secondary-truncate')
     .description('let a stopped secondary re-attach to a new primary: discard its leaves from --to-size on, never below a published tree head it verified')

@@ -5,7 +5,7 @@
 // The writes are ordered so that an interruption anywhere leaves a state the
 // next run completes: the primary config and the startup file first (inert
 // while the database is a replica's: no primary opens a replica database),
-// and the database's switch to sequencing mode last, as the commit point.
+// and the database's switch to appending state last, as the commit point.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,7 +15,8 @@ import { readPrivateKeyFile, readPublicKeyFile } from '../crypto/keyfile.js';
 import { ConfigError } from '../errors.js';
 import type { SignedTreeHead } from '../formats/tree-head.js';
 import { bytesEqual, toHex } from '../hex.js';
-import { readInternalToken, TREE_MODE_KEY } from '../node-common.js';
+import { LIFECYCLE_KEY, LifecycleError } from '../lifecycle.js';
+import { readInternalToken, readLifecycleState } from '../node-common.js';
 import { PUBLISHED_TREE_HEAD_KEY, VERIFIED_SIZE_KEY } from '../replication/replicator.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import { SthFile } from '../storage/sth-file.js';
@@ -27,7 +28,7 @@ import { Runbook, RunbookRefusal, type LineWriter } from './runbook.js';
 import { fetchPeerHead, isUnreachable, parseHead, readPublishedHead } from './sources.js';
 import { openStoppedNodeDatabase } from './stopped-node-db.js';
 
-/** Meta key: the local size when promote-secondary switched this database to sequencing mode. */
+/** Meta key: the local size when promote-secondary switched this database to appending state. */
 export const PROMOTED_AT_SIZE_KEY = 'promoted-at-size';
 
 export interface PromoteOptions {
@@ -84,7 +85,7 @@ export async function promoteSecondary(opts: PromoteOptions, write: LineWriter):
       secondaries: opts.secondaries.map((s) => ({ url: s.url, pubkeyFile: resolve(s.pubkeyFile) })),
     });
     const primaryConfig = await book.step(
-      opts.dryRun ? 'Switch to sequencing mode (dry run: what would be done)' : 'Switch to sequencing mode',
+      opts.dryRun ? 'Switch to appending state (dry run: what would be done)' : 'Switch to appending state',
       (note) => switchToPrimary({ store, state, size: tree.size, sthFile, primaryConfigPath, configText, dryRun: opts.dryRun }, note),
     );
     await book.step('What remains by hand', (note) => printManualSteps(config, primaryConfig, primaryConfigPath, tree.size, opts.dryRun, note));
@@ -94,14 +95,20 @@ export async function promoteSecondary(opts: PromoteOptions, write: LineWriter):
 }
 
 function databaseState(store: TreeStore, dbFile: string): DatabaseState {
-  const mode = store.getMeta(TREE_MODE_KEY);
+  let state;
+  try {
+    state = readLifecycleState(store);
+  } catch (err) {
+    if (!(err instanceof LifecycleError)) throw err;
+    throw new RunbookRefusal(`${dbFile}: ${err.message}.`, 'run `sigsum-log fsck` on it; give the config file of the secondary to promote.');
+  }
   const promotedAt = store.getMeta(PROMOTED_AT_SIZE_KEY);
-  if (mode === 'replica') return { kind: 'replica' };
-  if (mode === 'sequencing' && promotedAt !== undefined) return { kind: 'promoted', atSize: Number(promotedAt) };
+  if (state === 'replica') return { kind: 'replica' };
+  if (state === 'appending' && promotedAt !== undefined) return { kind: 'promoted', atSize: Number(promotedAt) };
   throw new RunbookRefusal(
-    mode === 'sequencing'
-      ? `${dbFile} is a primary's database (sequencing mode), not a secondary's.`
-      : `${dbFile} has no tree mode: no node has run on it.`,
+    state === undefined
+      ? `${dbFile} has no lifecycle state: no node has run on it.`
+      : `${dbFile} is a primary's database (lifecycle state ${state}), not a secondary's.`,
     'give the config file of the secondary to promote.',
   );
 }
@@ -121,7 +128,7 @@ function checkIntegrity(store: TreeStore, state: DatabaseState, note: LineWriter
   const verified = store.getMeta(VERIFIED_SIZE_KEY);
   note(`ok: ${result.size} leaves, no gaps, root ${toHex(result.root)}` + (verified === undefined ? '' : `; compared with the old primary's root up to size ${verified}`));
   if (state.kind === 'promoted') {
-    note(`an earlier run already switched this database to sequencing mode at size ${state.atSize}; checking everything again`);
+    note(`an earlier run already switched this database to appending state at size ${state.atSize}; checking everything again`);
   }
   return { size: result.size, rootAt: (size) => store.rootAt(size) };
 }
@@ -268,18 +275,18 @@ function switchToPrimary(plan: SwitchPlan, note: LineWriter): Config {
   // 3. The commit point: from here on no secondary runs on this database and
   // a primary does. Mode and marker change in one transaction.
   if (state.kind === 'promoted') {
-    note(`the database is already in sequencing mode (switched at size ${state.atSize})`);
+    note(`the database is already in appending state (switched at size ${state.atSize})`);
     return primaryConfig;
   }
   if (!dryRun) {
     store.db
       .transaction(() => {
-        store.setMeta(TREE_MODE_KEY, 'sequencing');
+        store.setMeta(LIFECYCLE_KEY, 'appending');
         store.setMeta(PROMOTED_AT_SIZE_KEY, String(plan.size));
       })
       .immediate(); // crash-safe point: promoted, or still a replica
   }
-  note(would(`switched the database from replica to sequencing mode at size ${plan.size}`, `switch the database from replica to sequencing mode at size ${plan.size}`));
+  note(would(`switched the database from replica to appending state at size ${plan.size}`, `switch the database from replica to appending state at size ${plan.size}`));
   return primaryConfig;
 }
 

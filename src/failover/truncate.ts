@@ -4,7 +4,8 @@
 // divergence). Never below the newest published tree head the node verified.
 import { loadConfig } from '../config/config.js';
 import { toHex } from '../hex.js';
-import { TREE_MODE_KEY } from '../node-common.js';
+import { LifecycleError } from '../lifecycle.js';
+import { readLifecycleState } from '../node-common.js';
 import { PUBLISHED_TREE_HEAD_KEY, VERIFIED_SIZE_KEY } from '../replication/replicator.js';
 import type { TreeStore } from '../tree/store.js';
 import { localRootAt, truncationRefusal } from './checks.js';
@@ -30,10 +31,17 @@ export async function truncateSecondary(opts: TruncateOptions, write: LineWriter
 
   const store = await book.step('The secondary is stopped', (note) => {
     const opened = openStoppedNodeDatabase(config.dbFile);
-    const mode = opened.getMeta(TREE_MODE_KEY);
-    if (mode !== 'replica') {
+    let state;
+    try {
+      state = readLifecycleState(opened);
+    } catch (err) {
       opened.close();
-      throw new RunbookRefusal(`${config.dbFile} is not a secondary's database (tree mode ${mode ?? 'unset'}).`, 'a primary\'s tree is never truncated; give a secondary\'s config file.');
+      if (err instanceof LifecycleError) throw new RunbookRefusal(`${config.dbFile}: ${err.message}.`, 'run `sigsum-log fsck` on it.');
+      throw err;
+    }
+    if (state !== 'replica') {
+      opened.close();
+      throw new RunbookRefusal(`${config.dbFile} is not a secondary's database (lifecycle state ${state ?? 'unset'}).`, 'a primary\'s tree is never truncated; give a secondary\'s config file.');
     }
     note(`ok: no running node has ${config.dbFile} open; this command holds it until it ends`);
     return opened;

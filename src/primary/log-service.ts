@@ -1,7 +1,7 @@
 // The primary's implementation of the public API: add-leaf admission and
 // sequencing, and reads bounded by the published tree head.
 import { keyHash, sha256 } from '../crypto/index.js';
-import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
+import { BadRequestError, ForbiddenError, FrozenError, NotFoundError } from '../errors.js';
 import { encodeTreeLeaf, leafSigningMessage } from '../formats/leaf.js';
 import type { AddLeafRequest } from '../formats/messages.js';
 import type { CosignedTreeHead } from '../formats/tree-head.js';
@@ -35,7 +35,17 @@ export interface SubmissionLimiter {
  */
 export type SignatureVerifier = (publicKey: PublicKey, message: Uint8Array, signature: Signature) => Promise<boolean>;
 
+export interface PrimaryLogOptions {
+  /**
+   * Lifecycle state frozen: a leaf already in the tree is answered as usual,
+   * any other add-leaf with FrozenError, before its signature is checked.
+   */
+  readonly frozen?: boolean;
+}
+
 export class PrimaryLog implements PublicLog {
+  private readonly frozen: boolean;
+
   constructor(
     private readonly verify: SignatureVerifier,
     private readonly store: ProofStore,
@@ -43,7 +53,10 @@ export class PrimaryLog implements PublicLog {
     private readonly published: PublishedHead,
     private readonly maxRange: number,
     private readonly limiter: SubmissionLimiter | undefined,
-  ) {}
+    options: PrimaryLogOptions = {},
+  ) {
+    this.frozen = options.frozen === true;
+  }
 
   cosignedTreeHead(): CosignedTreeHead {
     return this.published.current;
@@ -63,6 +76,7 @@ export class PrimaryLog implements PublicLog {
     const hash = leafHash(leaf);
     const known = this.sequencer.lookup(hash);
     if (known !== undefined) return this.isPublished(known);
+    if (this.frozen) throw new FrozenError('the log is frozen: it accepts no new leaves; submit to another log');
     if (!(await this.verify(request.publicKey, leafSigningMessage(checksum), request.signature))) {
       throw new ForbiddenError('leaf signature does not verify with public_key over the checksum of message');
     }

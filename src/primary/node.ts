@@ -4,7 +4,8 @@ import type { Config } from '../config/config.js';
 import { keyHash } from '../crypto/index.js';
 import { toHex } from '../hex.js';
 import type { Logger } from '../log.js';
-import { loadSigner, openTreeForRole, readInternalToken } from '../node-common.js';
+import { loadSigner, openTreeForNode, readInternalToken } from '../node-common.js';
+import type { LifecycleState } from '../lifecycle.js';
 import { internalApp, internalRoutes } from '../internal-api/app.js';
 import { publicApp } from '../public-api/app.js';
 import { startServer, type RunningServer } from '../http/serve.js';
@@ -42,7 +43,7 @@ export type ExtensionBuilder = (ctx: ExtensionContext) => PrimaryExtensions | Pr
 
 export async function runPrimary(config: Config, log: Logger, extend: ExtensionBuilder = buildPrimaryExtensions): Promise<RunningPrimary> {
   const signer = loadSigner(config);
-  const tree = openTreeForRole(config.dbFile, 'sequencing');
+  const { tree, state } = openTreeForNode(config.dbFile, 'primary');
   // What has been opened, closed in reverse order on stop, or at once when
   // starting fails half-way (a refused fork check, a port in use).
   const opened: Array<() => unknown> = [() => tree.close()];
@@ -50,7 +51,7 @@ export async function runPrimary(config: Config, log: Logger, extend: ExtensionB
     for (const close of opened.reverse()) await close();
   };
   try {
-    return await startPrimary(config, log, extend, signer, tree, opened, closeAll);
+    return await startPrimary(config, log, extend, signer, tree, state, opened, closeAll);
   } catch (err) {
     await closeAll();
     throw err;
@@ -63,13 +64,14 @@ async function startPrimary(
   extend: ExtensionBuilder,
   signer: Signer,
   tree: TreeStore,
+  state: LifecycleState,
   opened: Array<() => unknown>,
   closeAll: () => Promise<void>,
 ): Promise<RunningPrimary> {
   const logKeyHash = keyHash(signer.publicKey);
   const sthFile = new SthFile(config.primary.sthFile);
   const published = new PublishedHead(startupTreeHead(sthFile, tree, signer, log));
-  log.info(`log key hash ${toHex(logKeyHash)}; local tree size ${tree.size()}, published size ${published.size}`);
+  log.info(`log key hash ${toHex(logKeyHash)}; lifecycle state ${state}; local tree size ${tree.size()}, published size ${published.size}`);
 
   const ext = await extend({ config, log, logPublicKey: signer.publicKey, logKeyHash, tree });
   if (ext.close !== undefined) opened.push(ext.close);
@@ -81,7 +83,9 @@ async function startPrimary(
   // Signature checks are add-leaf's dominant cost: do them on worker threads.
   const verifyPool = new VerifyPool();
   opened.push(() => verifyPool.close());
-  const service = new PrimaryLog((k, m, s) => verifyPool.verify(k, m, s), tree, sequencer, published, config.primary.maxRange, ext.limiter);
+  const service = new PrimaryLog((k, m, s) => verifyPool.verify(k, m, s), tree, sequencer, published, config.primary.maxRange, ext.limiter, {
+    frozen: state === 'frozen',
+  });
   const rotator = new Rotator({
     tree,
     signer,

@@ -53,7 +53,7 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
       maxInFlight: GET_LEAVES_IN_FLIGHT,
     });
     log.info(
-      `secondary key hash ${toHex(keyHash(signer.publicKey))}; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +
+      `secondary key hash ${toHex(keyHash(signer.publicKey))}; lifecycle state replica; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +
         (logPublicKey === undefined ? '' : '; keeping the published tree head (log-pubkey-file set)'),
     );
     const signVerifiedHead = cachedTreeHeadSigner(signer);

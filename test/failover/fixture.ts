@@ -31,7 +31,7 @@ export async function truncateSecondary(args: string[]): Promise<{ code: number 
 
 /** The size promote-secondary switched the database at (the new primary's first tree head). */
 export function promotedSize(output: string): number {
-  const m = /switched the database from replica to sequencing mode at size (\d+)/.exec(output);
+  const m = /switched the database from replica to appending state at size (\d+)/.exec(output);
   assert.ok(m, `promote-secondary did not switch the database:\n${output}`);
   return Number(m[1]);
 }

@@ -113,7 +113,7 @@ test('promote-secondary refuses what would lose or fork the log, and completes a
   assert.equal(dry.code, 0, dry.output);
   assert.match(dry.output, /^\(dry run: every check runs, nothing is changed\)$/m);
   assert.match(dry.output, new RegExp(`${escape(p.publicUrl)}: size 40, signed by the log key, same root here: ok`));
-  assert.match(dry.output, /would switch the database from replica to sequencing mode at size 40/);
+  assert.match(dry.output, /would switch the database from replica to appending state at size 40/);
   assert.match(dry.output, /^7\. What remains by hand$/m);
   assertUnchanged(q1);
 
@@ -148,7 +148,7 @@ test('promote-secondary refuses what would lose or fork the log, and completes a
   await pProc.kill9();
   run = await promoteSecondary(['--config', asSecondary, '--log-key-file', p.keyFile]);
   assert.equal(refusedAt(run.output).step, 1);
-  assert.match(refusedAt(run.output).text, /is a primary's database \(sequencing mode\)/);
+  assert.match(refusedAt(run.output).text, /is a primary's database \(lifecycle state appending\)/);
 
   // Q2 (intact, size 40): a run interrupted just before its commit point left
   // the primary config and the startup file, and the database still a replica.
@@ -165,14 +165,14 @@ test('promote-secondary refuses what would lose or fork the log, and completes a
   assert.equal(run.code, 0, run.output);
   assert.match(run.output, /-primary\.toml: already written/);
   assert.match(run.output, /already says startup=local-tree/);
-  assert.match(run.output, /switched the database from replica to sequencing mode at size 40/);
-  assert.equal(treeMode(q2.dbFile), 'sequencing');
+  assert.match(run.output, /switched the database from replica to appending state at size 40/);
+  assert.equal(treeMode(q2.dbFile), 'appending');
 
   // Running it again changes nothing.
   run = await promote(q2, '--published-head', p.sthFile);
   assert.equal(run.code, 0, run.output);
-  assert.match(run.output, /an earlier run already switched this database to sequencing mode at size 40/);
-  assert.match(run.output, /the database is already in sequencing mode \(switched at size 40\)/);
+  assert.match(run.output, /an earlier run already switched this database to appending state at size 40/);
+  assert.match(run.output, /the database is already in appending state \(switched at size 40\)/);
   assert.match(run.output, /Fill in \[primary\] secondary-url/);
 
   // The new primary starts: its first head is its local tree, signed with the log key.

@@ -109,5 +109,5 @@ test('secondary-truncate: a diverged secondary drops its unpublished leaves, nev
   writeToml(asSecondary, { 'key-file': p.keyFile, 'db-file': p.dbFile }, { secondary: { 'primary-url': q.internalUrl } });
   run = await truncateSecondary(['--config', asSecondary, '--to-size', '30']);
   assert.equal(run.code, 1, run.output);
-  assert.match(refusal(run.output), /is not a secondary's database \(tree mode sequencing\)/);
+  assert.match(refusal(run.output), /is not a secondary's database \(lifecycle state appending\)/);
 });
