@@ -4,6 +4,7 @@
 // Reply; the HTTP adapters (hono, or node:http for direct routes) write it.
 import { LogError, UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isDiskFull } from '../storage/disk-full.js';
 
 const TEXT = 'text/plain; charset=utf-8';
 
@@ -38,8 +39,10 @@ export function toResponse(reply: Reply): Response {
  * 500. `what` names the request in the log; it may hold client text (a
  * decoded path), so control characters are escaped: no forged log lines.
  */
-export function errorReply(err: unknown, log: Logger, request: string): Reply {
+export function errorReply(thrown: unknown, log: Logger, request: string): Reply {
   const what = JSON.stringify(request).slice(1, -1);
+  // A full disk is the node's condition, not a bug: retry later (logged where the write failed).
+  const err = isDiskFull(thrown) ? new UnavailableError('the log\'s disk is full; retry later', 5) : thrown;
   if (err instanceof LogError) {
     const line = err.message.replace(/\s*\n\s*/g, ' ').replace(/[\x00-\x1f\x7f]/g, '?');
     const headers: Record<string, string> = {};

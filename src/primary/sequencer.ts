@@ -6,6 +6,7 @@
 // they were only ever answered 202, and the submitter retries.
 import { UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isDiskFull } from '../storage/disk-full.js';
 import type { Hash } from '../types.js';
 
 /** The part of the tree store the sequencer needs. */
@@ -27,16 +28,26 @@ export type Submission =
   /** Waiting in the pool; `isNew` is true for the request that put it there. */
   | { state: 'pending'; isNew: boolean };
 
+/** While appends fail, they are retried this often (not at every batch-interval tick). */
+const RETRY_AFTER_FAILURE_MS = 1_000;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export class Sequencer {
   private pending = new Map<string, Uint8Array>();
   private timer: NodeJS.Timeout | undefined;
-  private flushScheduled = false;
+  private drainScheduled = false;
+  private draining: Promise<void> | undefined;
   private failures = 0;
+  /** Why the last append failed, while appends fail; undefined when they succeed. */
+  private failure: string | undefined;
+  private retryAt = 0;
 
   constructor(
     private readonly store: SequencingStore,
     private readonly opts: SequencerOptions,
     private readonly log: Logger,
+    private readonly now: () => number = Date.now,
   ) {}
 
   get pendingCount(): number {
@@ -53,7 +64,7 @@ export class Sequencer {
 
   /**
    * Looks the leaf up, and queues it if it is new. Throws UnavailableError
-   * (503) when the pool is full: pushback instead of unbounded queueing.
+   * (503) when the pool is full or appends are failing.
    */
   submit(leaf: Uint8Array, leafHash: Hash): Submission {
     return this.lookup(leafHash) ?? this.enqueue(leaf, leafHash);
@@ -68,66 +79,102 @@ export class Sequencer {
   enqueue(leaf: Uint8Array, leafHash: Hash): Submission {
     const key = Buffer.from(leafHash).toString('latin1');
     if (this.pending.has(key)) return { state: 'pending', isNew: false };
+    if (this.failure !== undefined) {
+      // Appends fail (a full disk): a new leaf could only wait in memory, and
+      // the submitter would take the 202 for progress. The leaves already
+      // pending stay pending and are sequenced once appends work again.
+      throw new UnavailableError(`the log cannot store new leaves right now (${this.failure}); retry later`, Math.ceil(RETRY_AFTER_FAILURE_MS / 1000));
+    }
     if (this.pending.size >= this.opts.maxPending) {
       throw new UnavailableError(`the log is busy: ${this.pending.size} leaves are waiting to be sequenced; retry later`, 1);
     }
     this.pending.set(key, leaf);
-    // While appends fail (a full disk), retries are left to the timer rather
-    // than attempted again by every submission.
-    if (this.pending.size >= this.opts.batchSize && this.failures === 0) this.scheduleFlush();
+    if (this.pending.size >= this.opts.batchSize) this.scheduleDrain();
     return { state: 'pending', isNew: true };
   }
 
   start(): void {
     const tick = (): void => {
-      this.flush();
+      if (this.pending.size > 0 && (this.failure === undefined || this.now() >= this.retryAt)) this.scheduleDrain();
       this.timer = setTimeout(tick, this.opts.batchIntervalMs);
     };
     this.timer = setTimeout(tick, this.opts.batchIntervalMs);
   }
 
-  /** Stops the timer and sequences whatever is pending. */
-  stop(): void {
+  /**
+   * Stops the timer and sequences whatever is pending (slice by slice,
+   * yielding between slices); resolves when done, or when an append failed
+   * (those leaves were only ever answered 202).
+   */
+  async stop(): Promise<void> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.flush();
+    await this.drain();
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
+  /** Sequences every pending leaf now, synchronously, batchSize at a time. Returns how many were sequenced. */
+  flush(): number {
+    let done = 0;
+    for (let n = this.sequenceSlice(); n > 0; n = this.sequenceSlice()) done += n;
+    return done;
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.draining !== undefined) return;
+    this.drainScheduled = true;
     setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
+      this.drainScheduled = false;
+      void this.drain();
     });
   }
 
-  /** Appends every pending leaf, batchSize at a time. Returns how many were sequenced. */
-  flush(): number {
-    let done = 0;
-    while (this.pending.size > 0) {
-      const keys: string[] = [];
-      const leaves: Uint8Array[] = [];
-      for (const [k, v] of this.pending) {
-        keys.push(k);
-        leaves.push(v);
-        if (leaves.length >= this.opts.batchSize) break;
-      }
+  /**
+   * Sequences the pending pool one slice (one transaction of at most
+   * batchSize leaves) at a time, and yields to the event loop between slices:
+   * after a stall (a full disk freed, a slow disk) the backlog can be
+   * max-pending leaves, and sequencing it in one go would keep HTTP answers
+   * and timers (rotation, shutdown) waiting until the last slice committed.
+   */
+  private drain(): Promise<void> {
+    return (this.draining ??= (async () => {
       try {
-        this.store.appendLeaves(leaves); // crash-safe point: the whole batch or none of it
-      } catch (err) {
-        // Keep the leaves pending and retry next tick; the pool limit turns a
-        // persistent failure (disk full) into 503s instead of lost leaves.
-        this.failures++;
-        if (this.failures === 1 || this.failures % 100 === 0) {
-          this.log.error(`sequencing a batch of ${leaves.length} leaves failed (${this.failures} times): ${(err as Error).message}`);
-        }
-        return done;
+        while (this.sequenceSlice() > 0 && this.pending.size > 0) await yieldToEventLoop();
+      } finally {
+        this.draining = undefined;
       }
-      this.failures = 0;
-      for (const k of keys) this.pending.delete(k);
-      done += leaves.length;
+    })());
+  }
+
+  /** Appends up to batchSize pending leaves in one transaction. Returns how many, 0 on failure. */
+  private sequenceSlice(): number {
+    if (this.pending.size === 0) return 0;
+    const keys: string[] = [];
+    const leaves: Uint8Array[] = [];
+    for (const [k, v] of this.pending) {
+      keys.push(k);
+      leaves.push(v);
+      if (leaves.length >= this.opts.batchSize) break;
     }
-    return done;
+    try {
+      this.store.appendLeaves(leaves); // crash-safe point: the whole batch or none of it
+    } catch (err) {
+      // Keep the leaves pending and retry later; new leaves get 503 meanwhile,
+      // so a persistent failure (a full disk) loses nothing answered 200 and
+      // piles up nothing unbounded.
+      this.failures++;
+      this.failure = isDiskFull(err) ? 'its disk is full' : 'storing leaves fails';
+      this.retryAt = this.now() + RETRY_AFTER_FAILURE_MS;
+      if (this.failures === 1 || this.failures % 100 === 0) {
+        this.log.error(`sequencing a batch of ${leaves.length} leaves failed (${this.failures} times; new leaves get 503 until it works): ${(err as Error).message}`);
+      }
+      return 0;
+    }
+    if (this.failure !== undefined) {
+      this.log.info(`sequencing works again after ${this.failures} failed attempts; ${this.pending.size} leaves were waiting`);
+    }
+    this.failures = 0;
+    this.failure = undefined;
+    for (const k of keys) this.pending.delete(k);
+    return leaves.length;
   }
 }

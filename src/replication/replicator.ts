@@ -59,6 +59,15 @@ export interface ReplicatorOptions {
   now?: () => number;
 }
 
+/**
+ * After a short answer, how many full answers at the lowered request size
+ * pass before the full size is asked for again; doubled after each probe that
+ * is answered short again (an upstream whose max-range really is lower), up to
+ * LAST_PROBE_AFTER, so probing costs a vanishing share of the requests.
+ */
+const FIRST_PROBE_AFTER = 8;
+const LAST_PROBE_AFTER = 1024;
+
 /** How often a long catch-up reports its progress. */
 const PROGRESS_EVERY_MS = 1_000;
 
@@ -79,8 +88,14 @@ export class Replicator {
   private candidate: CosignedTreeHead | undefined;
   /** Next index to ask for. Starts at the verified size: stored leaves beyond it are re-checked. */
   private cursor: number;
+  /** Leaves asked for per request: the configured size, or less after short answers. */
   private batchSize: number;
+  private readonly maxBatchSize: number;
   private batchLearned = false;
+  /** Full answers since the request size was last lowered; at probeAfter, the full size is tried again. */
+  private fullAnswers = 0;
+  private probeAfter = FIRST_PROBE_AFTER;
+  private probing = false;
   private divergence: string | undefined;
   private stopped = false;
   private readonly maxInFlight: number;
@@ -97,7 +112,8 @@ export class Replicator {
     this.verified = { size, rootHash: rootAt(store, size) };
     this.cursor = size;
     this.published = loadPublished(store, opts.log);
-    this.batchSize = opts.batchSize ?? 8192;
+    this.maxBatchSize = opts.batchSize ?? 8192;
+    this.batchSize = this.maxBatchSize;
     this.maxInFlight = opts.maxInFlight ?? 8;
     this.commitSize = opts.commitSize ?? 8192;
     this.repeats = new RepeatFilter(opts.log);
@@ -171,18 +187,21 @@ export class Replicator {
       start: number;
       end: number;
       answer: Promise<Uint8Array[]>;
+      /** Asked for the full size again after short answers. */
+      probe: boolean;
     }
     const inFlight: Pending[] = [];
     let issueAt = this.cursor;
     const issue = (): void => {
-      // One request at a time until the upstream's max-range is known, so
-      // that clamped answers do not leave gaps between pipelined requests.
+      // One request at a time until the upstream's max-range is known (and
+      // while probing for a larger one), so that clamped answers do not leave
+      // gaps between pipelined requests.
       const limit = this.batchLearned ? this.maxInFlight : 1;
       while (inFlight.length < limit && issueAt < target) {
         const end = Math.min(issueAt + this.batchSize, target);
         const answer = upstream.leaves(issueAt, end);
         answer.catch(() => undefined); // a discarded request must not be an unhandled rejection
-        inFlight.push({ start: issueAt, end, answer });
+        inFlight.push({ start: issueAt, end, answer, probe: this.probing });
         issueAt = end;
       }
     };
@@ -204,19 +223,47 @@ export class Replicator {
         throw new UpstreamError(`${this.opts.upstreamName} answered "at end of tree" for index ${next.start} after reporting ${target} leaves`);
       }
       for (const leaf of leaves) received.push(leaf);
+      this.learnFromAnswer(next, leaves.length);
       if (leaves.length < next.end - next.start) {
-        // Clamped to the upstream's max-range: ask for that much from now on,
-        // and re-issue everything after this answer from where it ended.
-        this.batchSize = leaves.length;
+        // Re-issue everything after this answer from where it ended.
         inFlight.length = 0;
         issueAt = next.start + leaves.length;
       }
-      this.batchLearned = true;
       issue(); // keep requests in flight while the commit below blocks
       if (received.length >= this.commitSize || inFlight.length === 0) commit();
       progress();
     }
     return true;
+  }
+
+  /**
+   * Adapts the request size to an answer. A short answer (the upstream's
+   * max-range, or any short answer, which the protocol allows) lowers it to
+   * that length, so that pipelined requests leave no gaps. A short answer may
+   * also be a passing one, so after probeAfter full answers the full size is
+   * asked for again, in a request of its own; a probe answered short doubles
+   * probeAfter (the upstream's max-range really is lower), one answered in
+   * full restores the full size.
+   */
+  private learnFromAnswer(request: { start: number; end: number; probe: boolean }, received: number): void {
+    const short = received < request.end - request.start;
+    if (request.probe) {
+      this.probing = false;
+      this.probeAfter = short ? Math.min(2 * this.probeAfter, LAST_PROBE_AFTER) : FIRST_PROBE_AFTER;
+    }
+    if (short) {
+      this.probing = false;
+      this.batchSize = received;
+      this.fullAnswers = 0;
+      this.batchLearned = true;
+    } else if (!this.probing && this.batchSize < this.maxBatchSize && ++this.fullAnswers >= this.probeAfter) {
+      this.batchSize = this.maxBatchSize;
+      this.fullAnswers = 0;
+      this.probing = true;
+      this.batchLearned = false; // the probe goes alone: no request in flight depends on its length
+    } else if (!this.probing) {
+      this.batchLearned = true;
+    }
   }
 
   /** A function that logs catch-up progress at most every PROGRESS_EVERY_MS. */

@@ -251,3 +251,55 @@ test('replicator: a log-signed head that disagrees with the local tree is diverg
   assert.match(log.matching(/ERROR/).join('\n'), /diverged.*log signed a tree head of size 40/);
   assert.equal(replicator.publishedHead, undefined);
 });
+
+/** The upstream's tree, served with every get-leaves range recorded; `shortOnce` cuts the first answer at or after that index to 10 leaves. */
+function recordingSource(shortOnceAt?: number): { source: (tree: TreeStore) => ReplicationSource; asked: Array<{ start: number; end: number }> } {
+  const asked: Array<{ start: number; end: number }> = [];
+  let cut = shortOnceAt === undefined;
+  return {
+    asked,
+    source: (tree) => ({
+      ...treeSource(tree),
+      leaves: (start, end) => {
+        asked.push({ start, end });
+        if (!cut && start >= (shortOnceAt as number)) {
+          cut = true;
+          return tree.leaves(start, start + 10);
+        }
+        return tree.leaves(start, end);
+      },
+    }),
+  };
+}
+
+test('replicator: the request size recovers after one short answer', async (t) => {
+  const dir = scratchDir(t);
+  const leaves = randomLeaves(30_000);
+  const { source, asked } = recordingSource(2_000);
+  const { tree: upstreamTree, client } = await startUpstream(t, dir, leaves, { maxRange: 8192, source });
+  const replica = openReplica(t, join(dir, 'replica.db'));
+  const replicator = new Replicator({ store: replica, upstream: client, upstreamName: 'up', log: captureLog(), batchSize: 1000, maxInFlight: 4 });
+
+  assert.equal(await replicator.step(), 'synced');
+  assert.equal(replica.size(), 30_000);
+  assert.ok(sameLeaves(replica.leaves(0, 30_000), leaves));
+  assert.deepEqual(replicator.verifiedHead, headOf(upstreamTree));
+  const afterShort = asked.filter((r) => r.start > 2_010);
+  const full = afterShort.filter((r) => r.end - r.start === 1000);
+  assert.ok(full.length >= 20, `back to 1000-leaf requests after the short answer (${full.length} of ${afterShort.length})`);
+  assert.ok(asked.length < 60, `${asked.length} requests for 30 requests' worth of leaves`);
+});
+
+test('replicator: an upstream whose max-range is lower is probed for a larger size rarely', async (t) => {
+  const dir = scratchDir(t);
+  const leaves = randomLeaves(20_000);
+  const { source, asked } = recordingSource();
+  const { client } = await startUpstream(t, dir, leaves, { maxRange: 100, source });
+  const replica = openReplica(t, join(dir, 'replica.db'));
+  const replicator = new Replicator({ store: replica, upstream: client, upstreamName: 'up', log: captureLog(), batchSize: 1000, maxInFlight: 4 });
+
+  assert.equal(await replicator.step(), 'synced');
+  assert.ok(sameLeaves(replica.leaves(0, 20_000), leaves));
+  // 200 answers of 100 leaves are needed; probes and re-issued pipelined requests add a few.
+  assert.ok(asked.length < 200 + 40, `${asked.length} requests`);
+});
