@@ -136,13 +136,16 @@ export class Sequencer {
    * and timers (rotation, shutdown) waiting until the last slice committed.
    */
   private drain(): Promise<void> {
-    return (this.draining ??= (async () => {
-      try {
-        while (this.sequenceSlice() > 0 && this.pending.size > 0) await yieldToEventLoop();
-      } finally {
-        this.draining = undefined;
-      }
-    })());
+    if (this.draining !== undefined) return this.draining;
+    const run = async (): Promise<void> => {
+      while (this.sequenceSlice() > 0 && this.pending.size > 0) await yieldToEventLoop();
+    };
+    // Cleared once settled (the run may finish without awaiting at all).
+    const running = run().finally(() => {
+      if (this.draining === running) this.draining = undefined;
+    });
+    this.draining = running;
+    return running;
   }
 
   /** Appends up to batchSize pending leaves in one transaction. Returns how many, 0 on failure. */

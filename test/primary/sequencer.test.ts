@@ -77,3 +77,19 @@ test('sequencer: stop sequences the whole pool, slice by slice', async (t) => {
   assert.equal(tree.size(), 2_500);
   assert.equal(sequencer.pendingCount, 0);
 });
+
+test('sequencer: the timer sequences small batches again and again', async (t) => {
+  const dir = tempDir();
+  const tree = TreeStore.open(join(dir.path, 'log.db'));
+  const sequencer = new Sequencer(tree, { batchSize: 1000, batchIntervalMs: 20, maxPending: 10_000 }, createLogger('error'));
+  t.after(async () => {
+    await sequencer.stop();
+    tree.close();
+    dir.remove();
+  });
+  sequencer.start();
+  for (let round = 1; round <= 3; round++) {
+    for (const leaf of randomLeaves(5)) sequencer.enqueue(leaf, leafHash(leaf));
+    await waitUntil(`round ${round} sequenced`, () => (tree.size() === 5 * round ? true : undefined));
+  }
+});
