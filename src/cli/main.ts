@@ -10,6 +10,7 @@ import { registerLocalCommand } from './local.js';
 import { startNode } from './run-node.js';
 import { registerWitnessCommand } from './witness.js';
 import { registerFailoverCommands } from './failover.js';
+import { registerImportCommand } from './import.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerLocalCommand(program);
   registerWitnessCommand(program);
   registerFailoverCommands(program);
+  registerImportCommand(program);
   return program;
 }
 

@@ -188,6 +188,12 @@ export interface LoadOptions {
   /** Command-line overrides keyed by flag name (= key), raw strings or string arrays. */
   flags: Record<string, string | string[] | boolean | undefined>;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Whether a secondary's config must name its upstream (default true).
+   * `import` and `restore` read a secondary-style config whose upstream is
+   * given otherwise (--from) or not needed.
+   */
+  requirePrimaryUrl?: boolean;
 }
 
 export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -248,11 +254,11 @@ export function loadConfig(opts: LoadOptions): Config {
     },
     warnings,
   };
-  validate(config);
+  validate(config, opts.requirePrimaryUrl ?? true);
   return config;
 }
 
-function validate(c: Config): void {
+function validate(c: Config, requirePrimaryUrl: boolean): void {
   const need = (ok: boolean, msg: string): void => {
     if (!ok) throw new ConfigError(msg);
   };
@@ -271,7 +277,7 @@ function validate(c: Config): void {
       p.secondaryUrls.length === p.secondaryPubkeyFiles.length,
       `[primary] secondary-url has ${p.secondaryUrls.length} entries but secondary-pubkey-file has ${p.secondaryPubkeyFiles.length}; they must pair up`,
     );
-  } else {
+  } else if (requirePrimaryUrl) {
     need(c.secondary.primaryUrl !== '', '[secondary] primary-url is not set');
   }
 }

@@ -7,13 +7,14 @@ import { Agent, request } from 'undici';
 import { UpstreamError } from '../errors.js';
 import { encodeTreeLeaf, TREE_LEAF_SIZE } from '../formats/leaf.js';
 import {
+  parseConsistencyProof,
   parseCosignedTreeHead,
   parseLeaves,
   parseSignedTreeHead,
   parseTreeHead,
 } from '../formats/messages.js';
 import type { CosignedTreeHead, SignedTreeHead, TreeHead } from '../formats/tree-head.js';
-import { HASH_SIZE, SIGNATURE_SIZE } from '../types.js';
+import { HASH_SIZE, SIGNATURE_SIZE, type Hash } from '../types.js';
 
 /** The read side of a node's internal API, as a node replicating from it needs it. */
 export interface ReplicationUpstream {
@@ -96,6 +97,16 @@ export class InternalApiClient implements ReplicationUpstream, SecondaryHeadSour
     if (status === 404) return undefined;
     expectOk(status, body, url);
     return parseAnswer(url, () => parseCosignedTreeHead(body));
+  }
+
+  /**
+   * A consistency proof between two published sizes. A public-API endpoint
+   * (the internal API has none): `sigsum-log import` asks the log it copies.
+   */
+  async consistencyProof(oldSize: number, newSize: number): Promise<Hash[]> {
+    const { status, body, url } = await this.get(`get-consistency-proof/${oldSize}/${newSize}`);
+    expectOk(status, body, url);
+    return parseAnswer(url, () => parseConsistencyProof(body));
   }
 
   async treeHeadToCosign(): Promise<SignedTreeHead> {

@@ -57,6 +57,25 @@ export interface ReplicatorOptions {
   commitSize?: number;
   /** Milliseconds clock, for progress lines during a long catch-up. */
   now?: () => number;
+  /**
+   * Called as leaves are stored during a catch-up (stored = the next index to
+   * store, target = the upstream's size); replaces the periodic log lines.
+   */
+  onProgress?: (stored: number, target: number) => void;
+  /**
+   * Reports a divergence instead of the default error line, which gives a
+   * secondary's advice (re-pointed at a new primary: truncate or rebuild).
+   */
+  onDivergence?: (divergence: Divergence) => void;
+}
+
+/** Why replication stopped for good: the upstream disagrees with what is stored or verified here. */
+export interface Divergence {
+  detail: string;
+  /** The first index whose leaf differs, when a leaf was compared. */
+  index?: number | undefined;
+  /** The upstream head whose root differs from the local root at its size, when a root was compared. */
+  head?: TreeHead | undefined;
 }
 
 /**
@@ -96,7 +115,7 @@ export class Replicator {
   private fullAnswers = 0;
   private probeAfter = FIRST_PROBE_AFTER;
   private probing = false;
-  private divergence: string | undefined;
+  private divergence: Divergence | undefined;
   private stopped = false;
   private readonly maxInFlight: number;
   private readonly commitSize: number;
@@ -133,6 +152,11 @@ export class Replicator {
     return this.divergence !== undefined;
   }
 
+  /** Why replication stopped for good, once it has. */
+  get divergenceInfo(): Divergence | undefined {
+    return this.divergence;
+  }
+
   /** Makes a running step return at its next batch boundary, and every later step at once. */
   stop(): void {
     this.stopped = true;
@@ -163,7 +187,7 @@ export class Replicator {
       return 'synced';
     } catch (err) {
       if (err instanceof TreeDivergenceError) {
-        this.diverge(`the upstream's leaf at index ${err.index} differs from the one stored here`, err.index);
+        this.diverge({ detail: `the upstream's leaf at index ${err.index} differs from the one stored here`, index: err.index });
         return 'diverged';
       }
       if (err instanceof UpstreamError) {
@@ -213,7 +237,7 @@ export class Replicator {
       this.cursor += received.length;
       received = [];
     };
-    const progress = this.progressReporter(target);
+    const progress = this.opts.onProgress === undefined ? this.progressReporter(target) : () => this.opts.onProgress?.(this.cursor, target);
     issue();
     while (inFlight.length > 0) {
       if (this.stopped) return false;
@@ -283,9 +307,10 @@ export class Replicator {
   private verifyAgainst(target: TreeHead): void {
     const local = rootAt(this.opts.store, target.size);
     if (!bytesEqual(local, target.rootHash)) {
-      this.diverge(
-        `the local root at size ${target.size} is ${toHex(local)} but the upstream's is ${toHex(target.rootHash)}`,
-      );
+      this.diverge({
+        detail: `the local root at size ${target.size} is ${toHex(local)} but the upstream's is ${toHex(target.rootHash)}`,
+        head: target,
+      });
       return;
     }
     if (target.size === this.verified.size) return;
@@ -327,9 +352,10 @@ export class Replicator {
     this.candidate = undefined;
     const local = rootAt(this.opts.store, head.size);
     if (!bytesEqual(local, head.rootHash)) {
-      this.diverge(
-        `the log signed a tree head of size ${head.size} with root ${toHex(head.rootHash)}, but the local root at that size is ${toHex(local)}`,
-      );
+      this.diverge({
+        detail: `the log signed a tree head of size ${head.size} with root ${toHex(head.rootHash)}, but the local root at that size is ${toHex(local)}`,
+        head,
+      });
       return;
     }
     const text = formatCosignedTreeHead(head);
@@ -338,12 +364,16 @@ export class Replicator {
     this.published = head;
   }
 
-  private diverge(detail: string, firstDifference?: number): void {
-    this.divergence = detail;
+  private diverge(divergence: Divergence): void {
+    this.divergence = divergence;
+    if (this.opts.onDivergence !== undefined) {
+      this.opts.onDivergence(divergence);
+      return;
+    }
     this.opts.log.error(
-      `primary and secondary have diverged (upstream ${this.opts.upstreamName}): ${detail}. ` +
+      `primary and secondary have diverged (upstream ${this.opts.upstreamName}): ${divergence.detail}. ` +
         `Replication stopped; still serving the last verified tree head (size ${this.verified.size}); no stored leaf was changed. ` +
-        this.recoveryHint(firstDifference),
+        this.recoveryHint(divergence.index),
     );
   }
 
