@@ -7,6 +7,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from './duration.js';
+import type { HttpLimits } from '../http/serve.js';
 
 export type Role = 'primary' | 'secondary';
 type Section = '' | 'primary' | 'secondary';
@@ -41,6 +42,10 @@ export const SETTINGS: readonly Setting[] = [
   S('', 'log-file', 'path', '', 'file to append log lines to (default: stderr)'),
   S('', 'log-level', 'string', 'info', 'debug, info, warning or error'),
   S('', 'internal-token-file', 'path', '', 'file holding a shared bearer token required on every internal API request'),
+  S('', 'headers-timeout', 'duration', 5_000, 'both listeners: a client must send a request head within this time, or the connection is closed'),
+  S('', 'request-timeout', 'duration', 10_000, 'both listeners: a client must send a whole request (head and body) within this time (at least headers-timeout)'),
+  S('', 'max-connections', 'int', 2048, 'both listeners, each: open connections beyond this are closed at once'),
+  S('', 'max-pipelined-requests', 'int', 16, 'both listeners: requests one connection may have in progress at once; beyond it 503 with Retry-After'),
   S('primary', 'policy-file', 'path', '', 'Sigsum policy naming the witnesses to collect cosignatures from, and the quorum'),
   S('primary', 'rate-limit-file', 'path', '', 'rate-limit configuration (log-go format); empty: no limits'),
   S('primary', 'allow-test-domain', 'bool', false, 'accept submit tokens for test.sigsum.org'),
@@ -52,6 +57,9 @@ export const SETTINGS: readonly Setting[] = [
   S('primary', 'batch-interval', 'duration', 50, 'sequence pending leaves at least this often'),
   S('primary', 'max-pending', 'int', 100_000, 'pending-pool limit; add-leaf answers 503 with Retry-After beyond it'),
   S('primary', 'idle-interval', 'duration', undefined, 'how often to refresh cosignatures while the tree does not grow (default: interval)'),
+  S('primary', 'max-verifications', 'int', 1024, 'add-leaf: signature checks in progress at once, all clients; beyond it 503 with Retry-After'),
+  S('primary', 'max-verifications-per-client', 'int', 128, 'add-leaf: signature checks in progress at once for one client address (IPv6: one /64); beyond it 503'),
+  S('primary', 'witness-grace', 'duration', 2_000, 'once the witness quorum is met, how long to wait for the other witnesses (at most timeout)'),
   S('primary', 'dns-resolver', 'string', '', 'IP[:port] of the DNS server for submit-token lookups (default: the system resolver)'),
   S('secondary', 'primary-url', 'string', '', "the primary's internal base URL (or another secondary's, for cascading replication)"),
   S('secondary', 'log-pubkey-file', 'path', '', "the log's public key, to verify the published tree heads this node keeps"),
@@ -77,7 +85,13 @@ export interface PrimaryConfig {
   maxPending: number;
   idleIntervalMs: number;
   dnsResolver: string;
+  /** 1 ≤ maxVerificationsPerClient ≤ maxVerifications */
+  maxVerifications: number;
+  maxVerificationsPerClient: number;
+  /** 0 ≤ witnessGraceMs */
+  witnessGraceMs: number;
 }
+
 
 export interface SecondaryConfig {
   primaryUrl: string;
@@ -96,6 +110,7 @@ export interface Config {
   logFile: string;
   logLevel: 'debug' | 'info' | 'warning' | 'error';
   internalTokenFile: string;
+  http: HttpLimits;
   primary: PrimaryConfig;
   secondary: SecondaryConfig;
   /** Messages about accepted-but-ignored keys, for the log once it is open. */
@@ -234,6 +249,12 @@ export function loadConfig(opts: LoadOptions): Config {
     logFile: get('log-file'),
     logLevel: logLevel as Config['logLevel'],
     internalTokenFile: get('internal-token-file'),
+    http: {
+      headersTimeoutMs: get('headers-timeout'),
+      requestTimeoutMs: get('request-timeout'),
+      maxConnections: get('max-connections'),
+      maxPipelinedRequests: get('max-pipelined-requests'),
+    },
     primary: {
       policyFile: get('primary.policy-file'),
       rateLimitFile: get('primary.rate-limit-file'),
@@ -247,6 +268,9 @@ export function loadConfig(opts: LoadOptions): Config {
       maxPending: get('primary.max-pending'),
       idleIntervalMs: (values.get('primary.idle-interval') as number | undefined) ?? intervalMs,
       dnsResolver: get('primary.dns-resolver'),
+      maxVerifications: get('primary.max-verifications'),
+      maxVerificationsPerClient: get('primary.max-verifications-per-client'),
+      witnessGraceMs: get('primary.witness-grace'),
     },
     secondary: {
       primaryUrl: get('secondary.primary-url'),
@@ -266,6 +290,14 @@ function validate(c: Config, requirePrimaryUrl: boolean): void {
   need(c.dbFile !== '', 'db-file is not set');
   need(c.intervalMs > 0, 'interval must be positive');
   need(c.timeoutMs > 0, 'timeout must be positive');
+  // Node's server timers take whole milliseconds; a day is far beyond any sane value.
+  const DAY_MS = 86_400_000;
+  const h = c.http;
+  need(Number.isInteger(h.headersTimeoutMs) && h.headersTimeoutMs >= 1 && h.headersTimeoutMs <= DAY_MS, 'headers-timeout must be from 1ms to 24h in whole milliseconds');
+  need(Number.isInteger(h.requestTimeoutMs) && h.requestTimeoutMs >= 1 && h.requestTimeoutMs <= DAY_MS, 'request-timeout must be from 1ms to 24h in whole milliseconds');
+  need(h.headersTimeoutMs <= h.requestTimeoutMs, `headers-timeout (${h.headersTimeoutMs}ms) must not exceed request-timeout (${h.requestTimeoutMs}ms)`);
+  need(h.maxConnections >= 1, 'max-connections must be at least 1');
+  need(h.maxPipelinedRequests >= 1, 'max-pipelined-requests must be at least 1');
   if (c.role === 'primary') {
     const p = c.primary;
     need(p.sthFile !== '', '[primary] sth-file is not set');
@@ -273,6 +305,12 @@ function validate(c: Config, requirePrimaryUrl: boolean): void {
     need(p.batchSize >= 1, '[primary] batch-size must be at least 1');
     need(p.maxPending >= 1, '[primary] max-pending must be at least 1');
     need(p.batchIntervalMs > 0, '[primary] batch-interval must be positive');
+    need(p.maxVerifications >= 1, '[primary] max-verifications must be at least 1');
+    need(
+      p.maxVerificationsPerClient >= 1 && p.maxVerificationsPerClient <= p.maxVerifications,
+      `[primary] max-verifications-per-client must be from 1 to max-verifications (${p.maxVerifications})`,
+    );
+    need(p.witnessGraceMs <= DAY_MS, '[primary] witness-grace must be at most 24h');
     need(
       p.secondaryUrls.length === p.secondaryPubkeyFiles.length,
       `[primary] secondary-url has ${p.secondaryUrls.length} entries but secondary-pubkey-file has ${p.secondaryPubkeyFiles.length}; they must pair up`,

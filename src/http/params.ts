@@ -1,8 +1,8 @@
 // Parsing of URL path parameters with the same rules as ASCII integers and
 // hex (Sigsum log.md): decimal `0|[1-9][0-9]*` no larger than 2^63-1, hex of
 // an exact length. Values beyond Number.MAX_SAFE_INTEGER are valid syntax but
-// larger than any tree this server can hold, so they saturate to +Infinity
-// and the caller's range check answers 400.
+// larger than any tree this server can hold: they are answered 400 here,
+// naming the number as sent (a double could not show it exactly).
 import { BadRequestError } from '../errors.js';
 import { fromHex } from '../hex.js';
 import { asHash, type Hash } from '../types.js';
@@ -17,7 +17,10 @@ export function parseIndexParam(name: string, text: string): number {
     throw new BadRequestError(`${name}: ${truncate(text)} is larger than 2^63-1`);
   }
   const n = Number(text);
-  return Number.isSafeInteger(n) ? n : Number.POSITIVE_INFINITY;
+  if (!Number.isSafeInteger(n)) {
+    throw new BadRequestError(`${name} ${text} is beyond the tree head: no tree holds 2^53 or more leaves`);
+  }
+  return n;
 }
 
 export function parseHashParam(name: string, text: string): Hash {

@@ -93,10 +93,11 @@ export function buildApp(routes: readonly Route[], prefix: string, log: Logger, 
 }
 
 /**
- * Takes a request from node:http if it targets a direct route, and answers
- * it; returns false for every other request, which the caller hands to hono.
+ * Takes a request from node:http if it targets a direct route, answers it
+ * and then calls `answered`; returns false for every other request, which
+ * the caller hands to hono.
  */
-export type DirectHandler = (incoming: IncomingMessage, outgoing: ServerResponse) => boolean;
+export type DirectHandler = (incoming: IncomingMessage, outgoing: ServerResponse, answered: () => void) => boolean;
 
 /** The direct routes of a table, or undefined when it has none. */
 export function directHandler(routes: readonly Route[], prefix: string, log: Logger, opts: AppOptions = {}): DirectHandler | undefined {
@@ -110,7 +111,7 @@ export function directHandler(routes: readonly Route[], prefix: string, log: Log
   if (direct.size === 0) return undefined;
   const dispatch = createDispatch(routes, prefix, log, opts);
   const hosts = new HostCheck();
-  return (incoming, outgoing) => {
+  return (incoming, outgoing, answered) => {
     const target = incoming.url ?? '';
     // Anything hono would answer differently (a request it refuses before
     // routing, as for a malformed Host) is left to hono.
@@ -125,7 +126,8 @@ export function directHandler(routes: readonly Route[], prefix: string, log: Log
       .catch((err: unknown) => {
         log.error(`${incoming.method} ${truncate(target)}: writing the answer failed: ${(err as Error)?.message ?? String(err)}`);
         outgoing.destroy();
-      });
+      })
+      .then(answered);
     return true;
   };
 }

@@ -10,6 +10,7 @@ import { leafHash } from '../tree/hash.js';
 import type { Hash, PublicKey, Signature } from '../types.js';
 import type { PublishedHead } from './published-head.js';
 import type { Sequencer, Submission } from './sequencer.js';
+import type { VerificationSlots } from './verification-slots.js';
 
 /** The tree reads the public API needs. */
 export interface ProofStore {
@@ -45,6 +46,12 @@ export interface PrimaryLogOptions {
 
 export class PrimaryLog implements PublicLog {
   private readonly frozen: boolean;
+  /**
+   * New leaves being admitted (signature, token, rate limit), by leaf hash:
+   * a copy of one arriving meanwhile shares its outcome instead of being
+   * verified and charged again.
+   */
+  private readonly admitting = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly verify: SignatureVerifier,
@@ -53,6 +60,7 @@ export class PrimaryLog implements PublicLog {
     private readonly published: PublishedHead,
     private readonly maxRange: number,
     private readonly limiter: SubmissionLimiter | undefined,
+    private readonly slots: VerificationSlots,
     options: PrimaryLogOptions = {},
   ) {
     this.frozen = options.frozen === true;
@@ -67,9 +75,11 @@ export class PrimaryLog implements PublicLog {
   // signature and the key hash, so the request is the one verified then
   // (sigsum-submit repeats add-leaf every 2 s until 200, so this halves the
   // CPU of typical traffic). A known leaf is not charged (only the first
-  // request per new leaf counts). Then the signature check (a bad request
-  // uses no quota and no DNS lookup), then token and rate limit.
-  async addLeaf(request: AddLeafRequest, tokenHeader: string | undefined): Promise<boolean> {
+  // request per new leaf counts). A copy of a leaf that another request is
+  // admitting waits for that one's outcome. Then a verification slot for the
+  // client (503 without one), the signature check (a bad request uses no
+  // quota and no DNS lookup), then token and rate limit.
+  async addLeaf(request: AddLeafRequest, tokenHeader: string | undefined, client: string): Promise<boolean> {
     const submitterKeyHash = keyHash(request.publicKey);
     const checksum = sha256(request.message);
     const leaf = encodeTreeLeaf({ checksum, signature: request.signature, keyHash: submitterKeyHash });
@@ -77,23 +87,48 @@ export class PrimaryLog implements PublicLog {
     const known = this.sequencer.lookup(hash);
     if (known !== undefined) return this.isPublished(known);
     if (this.frozen) throw new FrozenError('the log is frozen: it accepts no new leaves; submit to another log');
-    if (!(await this.verify(request.publicKey, leafSigningMessage(checksum), request.signature))) {
-      throw new ForbiddenError('leaf signature does not verify with public_key over the checksum of message');
+    const id = Buffer.from(hash).toString('latin1');
+    const first = this.admitting.get(id);
+    if (first !== undefined) return first;
+    const outcome = this.admitNew(request, checksum, submitterKeyHash, leaf, hash, tokenHeader, client);
+    this.admitting.set(id, outcome);
+    try {
+      return await outcome;
+    } finally {
+      this.admitting.delete(id);
     }
-    const admission = this.limiter === undefined ? undefined : await this.limiter.admit(submitterKeyHash, tokenHeader);
+  }
+
+  private async admitNew(
+    request: AddLeafRequest,
+    checksum: Hash,
+    submitterKeyHash: Hash,
+    leaf: Uint8Array,
+    hash: Hash,
+    tokenHeader: string | undefined,
+    client: string,
+  ): Promise<boolean> {
+    this.slots.acquire(client);
+    let admission;
+    try {
+      if (!(await this.verify(request.publicKey, leafSigningMessage(checksum), request.signature))) {
+        throw new ForbiddenError('leaf signature does not verify with public_key over the checksum of message');
+      }
+      admission = this.limiter === undefined ? undefined : await this.limiter.admit(submitterKeyHash, tokenHeader);
+    } finally {
+      this.slots.release(client);
+    }
     let result;
     try {
-      // During the awaits a concurrent request may have queued or sequenced
-      // the same leaf. With a limiter, look again in full so that only one
-      // request is charged; without one, enqueue's check of the pending pool
-      // is enough (the store never sequences a leaf twice), which spares the
-      // hot path a second lookup.
-      result = admission === undefined ? this.sequencer.enqueue(leaf, hash) : this.sequencer.submit(leaf, hash);
+      // Nobody else queued this leaf during the awaits (copies wait for this
+      // request), and the store never sequences a leaf twice, so checking
+      // the pending pool is enough: no second lookup in the store.
+      result = this.sequencer.enqueue(leaf, hash);
     } catch (err) {
       admission?.refund();
       throw err;
     }
-    if (result.state === 'sequenced' || !result.isNew) admission?.refund();
+    if (result.state === 'pending' && !result.isNew) admission?.refund();
     return this.isPublished(result);
   }
 

@@ -21,6 +21,7 @@ import type { Signer } from '../types.js';
 import { VerifyPool } from '../crypto/verify-pool.js';
 import { buildPrimaryExtensions, type ExtensionContext } from './extensions.js';
 import { persistPublishedHead, startupTreeHead } from './startup.js';
+import { VerificationSlots } from './verification-slots.js';
 
 export interface PrimaryExtensions {
   /** Built from [primary] secondary-url / secondary-pubkey-file; undefined: single node. */
@@ -83,9 +84,17 @@ async function startPrimary(
   // Signature checks are add-leaf's dominant cost: do them on worker threads.
   const verifyPool = new VerifyPool();
   opened.push(() => verifyPool.close());
-  const service = new PrimaryLog((k, m, s) => verifyPool.verify(k, m, s), tree, sequencer, published, config.primary.maxRange, ext.limiter, {
-    frozen: state === 'frozen',
-  });
+  const slots = new VerificationSlots(config.primary.maxVerifications, config.primary.maxVerificationsPerClient);
+  const service = new PrimaryLog(
+    (k, m, s) => verifyPool.verify(k, m, s),
+    tree,
+    sequencer,
+    published,
+    config.primary.maxRange,
+    ext.limiter,
+    slots,
+    { frozen: state === 'frozen' },
+  );
   const rotator = new Rotator({
     tree,
     signer,
@@ -116,9 +125,9 @@ async function startPrimary(
     log,
   );
   const publicApi = publicApp(service, config.urlPrefix, log);
-  const publicServer = await startServer(publicApi.app, config.externalEndpoint, publicApi.direct);
+  const publicServer = await startServer(publicApi.app, config.externalEndpoint, publicApi.direct, config.http);
   opened.push(() => publicServer.close());
-  const internalServer = await startServer(internal, config.internalEndpoint);
+  const internalServer = await startServer(internal, config.internalEndpoint, undefined, config.http);
   opened.push(() => internalServer.close());
   sequencer.start();
   const rotationErrors = new RepeatFilter(log);

@@ -29,8 +29,12 @@ export interface PublicLog {
   consistencyProof(oldSize: number, newSize: number): Hash[];
   /** Encoded 128-byte leaves [start, end) with end ≤ published size, clamped to max-range. */
   leaves(start: number, end: number): Uint8Array[];
-  /** Resolves true when the leaf is in the published tree (200), false when accepted but not yet (202). */
-  addLeaf(request: AddLeafRequest, tokenHeader: string | undefined): Promise<boolean>;
+  /**
+   * Resolves true when the leaf is in the published tree (200), false when
+   * accepted but not yet (202). `client` is the sender's address key
+   * (HttpRequest.client), for per-client bounds.
+   */
+  addLeaf(request: AddLeafRequest, tokenHeader: string | undefined, client: string): Promise<boolean>;
 }
 
 /** add-leaf bodies are about 300 bytes; anything far larger is not a Sigsum request. */
@@ -87,7 +91,7 @@ export function publicRoutes(log: PublicLog): Route[] {
       direct: true, // the hot path: see router.ts
       handle: async (req) => {
         const request = parseAddLeafRequest(await readBodyText(req, MAX_ADD_LEAF_BODY));
-        const published = await log.addLeaf(request, req.header('sigsum-token'));
+        const published = await log.addLeaf(request, req.header('sigsum-token'), req.client);
         return published ? PUBLISHED : ACCEPTED;
       },
     },

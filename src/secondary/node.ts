@@ -74,8 +74,8 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
       token,
       log,
     );
-    publicServer = await startServer(notPrimaryApp(log), config.externalEndpoint);
-    internalServer = await startServer(internal, config.internalEndpoint);
+    publicServer = await startServer(notPrimaryApp(log), config.externalEndpoint, undefined, config.http);
+    internalServer = await startServer(internal, config.internalEndpoint, undefined, config.http);
     const loop = pollEvery(config.intervalMs, () => replicator.step(), log);
     log.info(`secondary: public API on http://${publicServer.address}, internal API on http://${internalServer.address}`);
 

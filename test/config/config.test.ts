@@ -77,6 +77,10 @@ test('config: defaults, flags override the file, arrays of secondaries', () => {
     assert.deepEqual(config.primary.secondaryUrls, ['http://a', 'http://b']);
     assert.equal(config.externalEndpoint, 'localhost:6965');
     assert.equal(config.internalEndpoint, 'localhost:6967');
+    assert.deepEqual(config.http, { headersTimeoutMs: 5000, requestTimeoutMs: 10_000, maxConnections: 2048, maxPipelinedRequests: 16 });
+    assert.equal(config.primary.maxVerifications, 1024);
+    assert.equal(config.primary.maxVerificationsPerClient, 128);
+    assert.equal(config.primary.witnessGraceMs, 2000);
     const secondary = withConfig('key-file = "k"\ndb-file = "d"\n[secondary]\nprimary-url = "http://p"\n');
     try {
       assert.equal(loadConfig({ role: 'secondary', configFile: secondary.file, flags: {} }).intervalMs, 1000, 'secondary polls every 1s by default');
@@ -100,6 +104,12 @@ test('config: errors name the key', () => {
     [MINIMAL + 'max-range = 0\n', /max-range must be at least 1/],
     ['key-file = "k"\ndb-file = "d"\nlog-level = "loud"\n[primary]\nsth-file = "s"\n', /log-level must be/],
     ['key-file = \n', /config file/],
+    [MINIMAL.replace('[primary]', 'headers-timeout = "20s"\n[primary]'), /headers-timeout \(20000ms\) must not exceed request-timeout \(10000ms\)/],
+    [MINIMAL.replace('[primary]', 'request-timeout = "0s"\n[primary]'), /request-timeout must be from 1ms to 24h/],
+    [MINIMAL.replace('[primary]', 'max-connections = 0\n[primary]'), /max-connections must be at least 1/],
+    [MINIMAL.replace('[primary]', 'max-pipelined-requests = 0\n[primary]'), /max-pipelined-requests must be at least 1/],
+    [MINIMAL + 'max-verifications = 0\n', /max-verifications must be at least 1/],
+    [MINIMAL + 'max-verifications = 10\nmax-verifications-per-client = 11\n', /max-verifications-per-client must be from 1 to max-verifications \(10\)/],
   ];
   for (const [text, message] of cases) {
     const c = withConfig(text);

@@ -9,7 +9,8 @@ import { parseCosignedTreeHead, parseTreeHead } from '../../src/formats/messages
 import { http, waitUntil } from '../helpers/node-process.js';
 import { makeKey, preparePrimary, startNodeProcess, tempDir } from '../helpers/log-fixture.js';
 import { makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
-import { rawRequest } from '../helpers/raw-http.js';
+import { rawExchange, rawRequest } from '../helpers/raw-http.js';
+import { rawBadRequests } from '../http/raw-cases.js';
 
 interface Case {
   name: string;
@@ -48,7 +49,8 @@ test('public API: bad input gets a clear 4xx and changes nothing', async (t) => 
     { name: 'inclusion: negative', method: 'GET', path: `/get-inclusion-proof/-3/${hash}`, status: 400, message: /not a decimal integer/ },
     { name: 'inclusion: leading zero', method: 'GET', path: `/get-inclusion-proof/03/${hash}`, status: 400, message: /leading zeros/ },
     { name: 'inclusion: > 2^63-1', method: 'GET', path: `/get-inclusion-proof/${big}/${hash}`, status: 400, message: /larger than 2\^63-1/ },
-    { name: 'inclusion: 2^63-1', method: 'GET', path: `/get-inclusion-proof/${max}/${hash}`, status: 400, message: /beyond the published tree head/ },
+    { name: 'inclusion: 2^63-1', method: 'GET', path: `/get-inclusion-proof/${max}/${hash}`, status: 400, message: /^tree size 9223372036854775807 is beyond the tree head/ },
+    { name: 'inclusion: 2^53', method: 'GET', path: `/get-inclusion-proof/9007199254740992/${hash}`, status: 400, message: /^tree size 9007199254740992 is beyond/ },
     { name: 'inclusion: size 1', method: 'GET', path: `/get-inclusion-proof/1/${hash}`, status: 400, message: /must be at least 2/ },
     { name: 'inclusion: beyond head', method: 'GET', path: `/get-inclusion-proof/4/${hash}`, status: 400, message: /beyond the published tree head \(size 3\)/ },
     { name: 'inclusion: odd hex', method: 'GET', path: `/get-inclusion-proof/3/${hash.slice(1)}`, status: 400, message: /want 64 hex digits/ },
@@ -67,6 +69,9 @@ test('public API: bad input gets a clear 4xx and changes nothing', async (t) => 
     { name: 'leaves: empty range', method: 'GET', path: '/get-leaves/1/1', status: 400, message: /must be less than end index/ },
     { name: 'leaves: start beyond', method: 'GET', path: '/get-leaves/3/5', status: 400, message: /start index 3 is beyond/ },
     { name: 'leaves: end beyond', method: 'GET', path: '/get-leaves/0/4', status: 400, message: /end index 4 is beyond/ },
+    { name: 'leaves: end 2^63-1', method: 'GET', path: `/get-leaves/0/${max}`, status: 400, message: /^end index 9223372036854775807 is beyond the tree head/ },
+    { name: 'leaves: both huge', method: 'GET', path: `/get-leaves/9007199254740993/${max}`, status: 400, message: /^start index 9007199254740993 is beyond/ },
+    { name: 'consistency: new 2^63-1', method: 'GET', path: `/get-consistency-proof/1/${max}`, status: 400, message: /^new size 9223372036854775807 is beyond/ },
     { name: 'leaves: negative', method: 'GET', path: '/get-leaves/-1/2', status: 400, message: /not a decimal integer/ },
     { name: 'leaves: trailing slash', method: 'GET', path: '/get-leaves/0/2/', status: 400, message: /takes 2 path arguments/ },
     { name: 'leaves: bad escape', method: 'GET', path: '/get-leaves/%zz/2', status: 400, message: /percent-encoding/ },
@@ -106,6 +111,20 @@ test('public API: bad input gets a clear 4xx and changes nothing', async (t) => 
     assert.match(res.body, c.message, `${c.name}: message`);
     assert.ok(res.body.endsWith('\n') && res.body.trim().split('\n').length === 1, `${c.name}: one line: ${JSON.stringify(res.body)}`);
     assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8', `${c.name}: content type`);
+  }
+
+  // Requests node:http refuses before routing, on both listeners and both add-leaf paths.
+  for (const [listener, port] of [['public', setup.publicPort], ['internal', setup.internalPort]] as const) {
+    for (const path of ['/add-leaf', '/add-leaf?via=hono', '/get-tree-head-unsigned']) {
+      for (const c of rawBadRequests(path)) {
+        const a = await rawExchange(port, c.bytes);
+        const what = `${listener} ${path} ${c.name}: ${JSON.stringify(a.raw.slice(0, 200))}`;
+        assert.equal(a.status, c.status, what);
+        assert.match(a.body.trimEnd(), c.message, what);
+        assert.ok(a.body.endsWith('\n') && !a.body.trimEnd().includes('\n'), `${what}: one line`);
+        assert.equal(a.headers['content-type'], 'text/plain; charset=utf-8', what);
+      }
+    }
   }
 
   // add-leaf is served straight from node:http, except for a target with a

@@ -11,7 +11,7 @@ import { toHex } from '../../src/hex.js';
 import { submitTokenMessage } from '../../src/ratelimit/index.js';
 import { http, waitUntil } from '../helpers/node-process.js';
 import { makeKey, preparePrimary, startNodeProcess, tempDir } from '../helpers/log-fixture.js';
-import { addLeaf, makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
+import { addLeaf, makeLeaf, submitUntilPublished, type TestLeaf } from '../helpers/submitter.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 
 test('pushback: a full pending pool answers 503 with Retry-After, and recovers', async (t) => {
@@ -90,4 +90,31 @@ test('rate limits: key limit, domain limit via sigsum-token, bad tokens', async 
     assert.match(res.body, message);
   }
   assert.ok(dns.queries.includes('_sigsum_v1.example.org'), 'the TXT record was looked up on our DNS server');
+});
+
+test('rate limits: concurrent copies of a leaf are charged once, at and below the limit', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.remove());
+  const atLimit = makeKey(join(dir.path, 'one.key'));
+  const belowLimit = makeKey(join(dir.path, 'two.key'));
+  writeFileSync(join(dir.path, 'rate-limits'), [`key ${toHex(keyHash(atLimit.publicKey))} 1`, `key ${toHex(keyHash(belowLimit.publicKey))} 2`, ''].join('\n'));
+  const setup = await preparePrimary(dir.path, { interval: '200ms', primary: { 'rate-limit-file': join(dir.path, 'rate-limits') } });
+  const primary = await startNodeProcess('primary', setup);
+  t.after(() => primary.kill9());
+  const url = setup.publicUrl;
+  const all = (sends: TestLeaf[]): Promise<number[]> => Promise.all(sends.map((l) => addLeaf(url, l)));
+
+  // Limit 1: ten identical requests at once for one new leaf are all accepted; the next new leaf is over.
+  const one = makeLeaf(atLimit);
+  const statuses = await all(new Array(10).fill(one));
+  assert.ok(statuses.every((s) => s === 202 || s === 200), `ten copies: ${statuses.join(' ')}`);
+  assert.equal(await addLeaf(url, makeLeaf(atLimit)), 429);
+
+  // Limit 2: copies of one leaf interleaved with another leaf; both fit.
+  const a = makeLeaf(belowLimit);
+  const b = makeLeaf(belowLimit);
+  const mixed = await all([a, a, a, a, b, a, a, b, a, a]);
+  assert.ok(mixed.every((s) => s === 202 || s === 200), `interleaved copies: ${mixed.join(' ')}`);
+  assert.equal(await addLeaf(url, makeLeaf(belowLimit)), 429, 'a third leaf is over the limit of 2');
+  await submitUntilPublished(url, [one, a, b], 20_000);
 });
