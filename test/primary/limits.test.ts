@@ -57,7 +57,8 @@ test('rate limits: key limit, domain limit via sigsum-token, bad tokens', async 
   // key limit 2: two new leaves, then 429; resubmitting a known leaf is not charged.
   const two = [makeLeaf(limited), makeLeaf(limited)];
   for (const l of two) assert.equal(await addLeaf(url, l), 202);
-  assert.equal(await addLeaf(url, two[0]!), 202, 'a known leaf is answered without charging it');
+  // (200 once a rotation published it, 202 before: either way not 429.)
+  assert.ok([200, 202].includes(await addLeaf(url, two[0]!)), 'a known leaf is answered without charging it');
   const over = await http(`${url}/add-leaf`, { method: 'POST', body: makeLeaf(limited).body });
   assert.equal(over.status, 429);
   assert.match(over.body, /exceeded: 2 new leaves per 24 hours/);
