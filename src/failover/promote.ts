@@ -53,7 +53,7 @@ type DatabaseState = { kind: 'replica' } | { kind: 'promoted'; atSize: number };
 
 /** Runs the runbook; throws RunbookRefusal (already printed) at the first failed check. */
 export async function promoteSecondary(opts: PromoteOptions, write: LineWriter): Promise<void> {
-  const config = loadConfig({ role: 'secondary', configFile: opts.configFile, flags: {} });
+  const config = loadConfig({ role: 'secondary', configFile: opts.configFile, flags: {}, requirePrimaryUrl: false }); // an import target has no upstream
   const sthFile = new SthFile(resolve(opts.sthFile ?? (config.primary.sthFile !== '' ? config.primary.sthFile : defaultSthPath(config.dbFile))));
   const primaryConfigPath = resolve(opts.primaryConfigFile ?? defaultPrimaryConfigPath(opts.configFile));
   const logKeyFile = resolve(opts.logKeyFile);

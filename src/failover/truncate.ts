@@ -24,7 +24,7 @@ export interface TruncateOptions {
 const LISTED_LEAVES = 10;
 
 export async function truncateSecondary(opts: TruncateOptions, write: LineWriter): Promise<void> {
-  const config = loadConfig({ role: 'secondary', configFile: opts.configFile, flags: {} });
+  const config = loadConfig({ role: 'secondary', configFile: opts.configFile, flags: {}, requirePrimaryUrl: false }); // an import target has no upstream
   const book = new Runbook(write);
   book.say(`secondary-truncate: discarding the leaves of ${config.dbFile} from index ${opts.toSize} on`);
   if (opts.dryRun) book.say('(dry run: nothing is changed)');
