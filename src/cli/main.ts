@@ -43,7 +43,7 @@ export function buildProgram(): Command {
       if (v !== undefined) flags[s.key] = v === true ? 'true' : (v as string | string[]);
     }
     const config = loadConfig({ role: role as Role, configFile: opts.config as string | undefined, flags });
-    const log = createLogger(config.logLevel, config.logFile, role);
+    const log = createLogger(config.logLevel, config.logFile, role, config.logFormat);
     for (const w of config.warnings) log.warning(w);
     await runUntilSignal(config, log);
   });

@@ -41,6 +41,7 @@ export const SETTINGS: readonly Setting[] = [
   S('', 'db-file', 'path', '', 'SQLite database holding the tree (replaces Trillian)'),
   S('', 'log-file', 'path', '', 'file to append log lines to (default: stderr)'),
   S('', 'log-level', 'string', 'info', 'debug, info, warning or error'),
+  S('', 'log-format', 'string', 'text', 'text (one readable line per event) or json (one object per line, for log shippers)'),
   S('', 'internal-token-file', 'path', '', 'file holding a shared bearer token required on every internal API request'),
   S('', 'headers-timeout', 'duration', 5_000, 'both listeners: a client must send a request head within this time, or the connection is closed'),
   S('', 'request-timeout', 'duration', 10_000, 'both listeners: a client must send a whole request (head and body) within this time (at least headers-timeout)'),
@@ -109,6 +110,7 @@ export interface Config {
   dbFile: string;
   logFile: string;
   logLevel: 'debug' | 'info' | 'warning' | 'error';
+  logFormat: 'text' | 'json';
   internalTokenFile: string;
   http: HttpLimits;
   primary: PrimaryConfig;
@@ -237,6 +239,10 @@ export function loadConfig(opts: LoadOptions): Config {
   if (!['debug', 'info', 'warning', 'error'].includes(logLevel)) {
     throw new ConfigError(`log-level must be debug, info, warning or error, got "${logLevel}"`);
   }
+  const logFormat = get<string>('log-format');
+  if (logFormat !== 'text' && logFormat !== 'json') {
+    throw new ConfigError(`log-format must be text or json, got "${logFormat}"`);
+  }
   const config: Config = {
     role: opts.role,
     externalEndpoint: get('external-endpoint'),
@@ -248,6 +254,7 @@ export function loadConfig(opts: LoadOptions): Config {
     dbFile: get('db-file'),
     logFile: get('log-file'),
     logLevel: logLevel as Config['logLevel'],
+    logFormat,
     internalTokenFile: get('internal-token-file'),
     http: {
       headersTimeoutMs: get('headers-timeout'),

@@ -72,7 +72,7 @@ async function startPrimary(
   const logKeyHash = keyHash(signer.publicKey);
   const sthFile = new SthFile(config.primary.sthFile);
   const published = new PublishedHead(startupTreeHead(sthFile, tree, signer, log));
-  log.info(`log key hash ${toHex(logKeyHash)}; lifecycle state ${state}; local tree size ${tree.size()}, published size ${published.size}`);
+  log.info(`log key hash ${toHex(logKeyHash)}; lifecycle state ${state}; local tree size ${tree.size()}, published size ${published.size}`, { size: published.size, local_size: tree.size() });
 
   const ext = await extend({ config, log, logPublicKey: signer.publicKey, logKeyHash, tree });
   if (ext.close !== undefined) opened.push(ext.close);

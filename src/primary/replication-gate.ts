@@ -108,15 +108,21 @@ export class SecondaryGate implements ReplicationGate {
       head = await secondary.source.treeHeadToCosign();
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
-      this.repeats.report('warning', secondary.name, 'unreachable', `secondary ${secondary.name} counts as size 0: unreachable or failing: ${err.message}`);
+      this.repeats.report('warning', secondary.name, 'unreachable', `secondary ${secondary.name} counts as size 0: unreachable or failing: ${err.message}`, {
+        secondary: secondary.name,
+        size: 0,
+      });
       return 0;
     }
     const rejected = rejection(head, secondary, this.tree);
     if (rejected !== undefined) {
-      this.repeats.report('error', secondary.name, rejected.kind, `secondary ${secondary.name} counts as size 0: ${rejected.why}`);
+      this.repeats.report('error', secondary.name, rejected.kind, `secondary ${secondary.name} counts as size 0: ${rejected.why}`, {
+        secondary: secondary.name,
+        size: 0,
+      });
       return 0;
     }
-    if (this.repeats.clear(secondary.name)) this.log.info(`secondary ${secondary.name} counts again: replicated size ${head.size}`);
+    if (this.repeats.clear(secondary.name)) this.log.info(`secondary ${secondary.name} counts again: replicated size ${head.size}`, { secondary: secondary.name, size: head.size });
     return Math.min(head.size, localSize);
   }
 }

@@ -76,7 +76,7 @@ export class Rotator {
     if (this.deps.cosigner !== undefined) {
       const collected = await this.deps.cosigner.cosign(sth, previous);
       if (collected === undefined) {
-        this.repeats.report('warning', 'quorum', 'not-met', `tree head of size ${size} not published: witness cosignatures do not satisfy the policy quorum`);
+        this.repeats.report('warning', 'quorum', 'not-met', `tree head of size ${size} not published: witness cosignatures do not satisfy the policy quorum`, { size });
         return previous;
       }
       cosignatures = collected;
@@ -86,7 +86,7 @@ export class Rotator {
     if (sameHead(head, previous)) return previous;
     this.deps.persist(head); // crash-safe point: durable before anyone can see it
     published.replace(head);
-    if (size > previous.size) log.debug(`published tree head of size ${size}`);
+    if (size > previous.size) log.debug(`published tree head of size ${size}`, { size, cosignatures: cosignatures.length });
     return head;
   }
 }

@@ -168,12 +168,15 @@ export class Sequencer {
       this.failure = isDiskFull(err) ? 'its disk is full' : 'storing leaves fails';
       this.retryAt = this.now() + RETRY_AFTER_FAILURE_MS;
       if (this.failures === 1 || this.failures % 100 === 0) {
-        this.log.error(`sequencing a batch of ${leaves.length} leaves failed (${this.failures} times; new leaves get 503 until it works): ${(err as Error).message}`);
+        this.log.error(`sequencing a batch of ${leaves.length} leaves failed (${this.failures} times; new leaves get 503 until it works): ${(err as Error).message}`, {
+          leaves: leaves.length,
+          disk_full: isDiskFull(err),
+        });
       }
       return 0;
     }
     if (this.failure !== undefined) {
-      this.log.info(`sequencing works again after ${this.failures} failed attempts; ${this.pending.size} leaves were waiting`);
+      this.log.info(`sequencing works again after ${this.failures} failed attempts; ${this.pending.size} leaves were waiting`, { pending: this.pending.size });
     }
     this.failures = 0;
     this.failure = undefined;

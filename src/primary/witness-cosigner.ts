@@ -75,7 +75,7 @@ export class WitnessCosigner implements Cosigner {
       }
     });
     if (!quorumSatisfied(this.deps.policy, verified)) {
-      this.deps.log.debug(`size ${next.size}: ${verified.size} of ${this.witnesses.length} witnesses cosigned; quorum not met`);
+      this.deps.log.debug(`size ${next.size}: ${verified.size} of ${this.witnesses.length} witnesses cosigned; quorum not met`, { size: next.size, cosigned: verified.size });
       return undefined;
     }
     return cosignatures;
@@ -155,16 +155,17 @@ export class WitnessCosigner implements Cosigner {
     this.logState.set(w.name, state);
     const now = this.deps.nowMs();
     if (a.ok) {
-      if (state.failing !== undefined) log.info(`${name} cosigned size ${size} again`);
+      if (state.failing !== undefined) log.info(`${name} cosigned size ${size} again`, { witness: w.name, size });
       state.failing = undefined;
       return;
     }
     const message = `${name} did not cosign size ${size}: ${a.reason}`;
+    const fields = { witness: w.name, size, status: a.kind };
     if (state.failing !== a.kind || now - state.loggedAt >= FAILURE_LOG_INTERVAL_MS) {
-      log.warning(message);
+      log.warning(message, fields);
       state.loggedAt = now;
     } else {
-      log.debug(message);
+      log.debug(message, fields);
     }
     state.failing = a.kind;
   }

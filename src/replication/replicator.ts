@@ -14,6 +14,7 @@ import { verifyTreeHeadSignature } from '../formats/checkpoint.js';
 import { formatCosignedTreeHead, parseCosignedTreeHead } from '../formats/messages.js';
 import type { CosignedTreeHead, TreeHead } from '../formats/tree-head.js';
 import { bytesEqual, toHex } from '../hex.js';
+import { etaSeconds, formatProgressLine, RateWindow } from '../cli/progress.js';
 import type { Logger } from '../log.js';
 import { RepeatFilter } from '../log-repeats.js';
 import { emptyRoot } from '../tree/hash.js';
@@ -88,7 +89,7 @@ const FIRST_PROBE_AFTER = 8;
 const LAST_PROBE_AFTER = 1024;
 
 /** How often a long catch-up reports its progress. */
-const PROGRESS_EVERY_MS = 1_000;
+export const PROGRESS_EVERY_MS = 3_000;
 
 export type StepOutcome =
   /** Caught up with (and verified against) the upstream's head. */
@@ -183,7 +184,7 @@ export class Replicator {
       if (this.divergence !== undefined) return 'diverged';
       this.acceptCandidate();
       if (this.divergence !== undefined) return 'diverged';
-      if (this.repeats.clear('upstream')) this.opts.log.info(`upstream ${this.opts.upstreamName} answers again; replicated size ${this.verified.size}`);
+      if (this.repeats.clear('upstream')) this.opts.log.info(`upstream ${this.opts.upstreamName} answers again; replicated size ${this.verified.size}`, { upstream: this.opts.upstreamName, size: this.verified.size });
       return 'synced';
     } catch (err) {
       if (err instanceof TreeDivergenceError) {
@@ -192,7 +193,9 @@ export class Replicator {
       }
       if (err instanceof UpstreamError) {
         if (this.stopped) return 'stopped'; // requests aborted by the shutdown
-        this.repeats.report('warning', 'upstream', 'unavailable', `cannot replicate from ${this.opts.upstreamName} (retrying every poll): ${err.message}`);
+        this.repeats.report('warning', 'upstream', 'unavailable', `cannot replicate from ${this.opts.upstreamName} (retrying every poll): ${err.message}`, {
+          upstream: this.opts.upstreamName,
+        });
         return 'upstream-unavailable';
       }
       throw err;
@@ -255,7 +258,7 @@ export class Replicator {
       }
       issue(); // keep requests in flight while the commit below blocks
       if (received.length >= this.commitSize || inFlight.length === 0) commit();
-      progress();
+      progress(this.cursor + received.length);
     }
     return true;
   }
@@ -290,17 +293,32 @@ export class Replicator {
     }
   }
 
-  /** A function that logs catch-up progress at most every PROGRESS_EVERY_MS. */
-  private progressReporter(target: number): () => void {
+  /**
+   * A function that logs catch-up progress (received/target, leaves/s over the
+   * last seconds, ETA) at most every PROGRESS_EVERY_MS; the first line comes
+   * only when the catch-up has lasted that long, so ordinary polls log nothing.
+   */
+  private progressReporter(target: number): (received: number) => void {
     const now = this.opts.now ?? Date.now;
-    const began = { at: now(), index: this.cursor };
-    let reportAt = began.at + PROGRESS_EVERY_MS;
-    return () => {
+    const began = now();
+    const rates = new RateWindow();
+    rates.add(began, this.cursor);
+    let reportAt = began + PROGRESS_EVERY_MS;
+    return (received) => {
       const t = now();
+      const rate = rates.add(t, received);
       if (t < reportAt) return;
       reportAt = t + PROGRESS_EVERY_MS;
-      const rate = Math.round(((this.cursor - began.index) * 1000) / Math.max(1, t - began.at));
-      this.opts.log.info(`catching up with ${this.opts.upstreamName}: ${this.cursor} of ${target} leaves stored (${rate} leaves/s)`);
+      const snapshot = { done: received, total: target, elapsedMs: t - began, ratePerSecond: rate };
+      const eta = etaSeconds(snapshot);
+      this.opts.log.info(formatProgressLine(`catching up with ${this.opts.upstreamName}`, 'leaves', snapshot), {
+        upstream: this.opts.upstreamName,
+        size: received,
+        stored: this.cursor,
+        target,
+        leaves_per_second: Math.round(rate),
+        eta_seconds: eta === undefined ? undefined : Math.round(eta),
+      });
     };
   }
 

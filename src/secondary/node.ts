@@ -55,6 +55,7 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
     log.info(
       `secondary key hash ${toHex(keyHash(signer.publicKey))}; lifecycle state replica; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +
         (logPublicKey === undefined ? '' : '; keeping the published tree head (log-pubkey-file set)'),
+      { size: replicator.verifiedHead.size, local_size: tree.size(), upstream: upstream.baseUrl },
     );
     const signVerifiedHead = cachedTreeHeadSigner(signer);
     const internal = internalApp(

@@ -63,14 +63,14 @@ test('secondary: kill -9 in the middle of a large catch-up resumes without dupli
   const setup = await prepareSecondary(dir.path, { primaryUrl: primary.internalUrl, interval: '100ms' });
   let secondary = await startNodeProcess('secondary', setup);
   t.after(() => secondary.kill9());
-  const progress = await secondary.waitForOutput(/catching up with \S+: (\d+) of 200000 leaves stored/, 30_000);
+  const progress = await secondary.waitForOutput(/catching up with \S+: ([\d,]+)\/200,000 leaves/, 30_000);
   await secondary.kill9();
-  const stored = Number(progress[1]);
+  const stored = Number(progress[1]?.replaceAll(',', ''));
   assert.ok(stored > 0 && stored < SIZE, `killed in the middle (${stored} stored)`);
 
   // A clean stop in the middle of a catch-up is prompt, and also resumes.
   secondary = await startNodeProcess('secondary', setup);
-  await secondary.waitForOutput(/catching up with \S+: (\d+) of 200000 leaves stored/, 30_000);
+  await secondary.waitForOutput(/catching up with \S+: ([\d,]+)\/200,000 leaves/, 30_000);
   const stopping = Date.now();
   assert.equal(await secondary.stop(), 0, secondary.output);
   assert.ok(Date.now() - stopping < 5_000, 'SIGTERM mid catch-up exits promptly');
