@@ -137,6 +137,11 @@ export class VerifyPool {
     return entry;
   }
 
+  /** Requests not yet answered: waiting for a worker, or held by one. Read by /metrics, not on the request path. */
+  get depth(): number {
+    return this.queue.length + this.workers.reduce((n, w) => n + w.inFlight, 0);
+  }
+
   /**
    * Resolves true iff the signature verifies. Rejects only with
    * UnavailableError (503), for a request the pool had not answered when it

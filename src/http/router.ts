@@ -36,6 +36,12 @@ export interface Route {
    * through hono. Only for a hot route; the answers are the same either way.
    */
   direct?: boolean;
+  /**
+   * Served without the guard (AppOptions.guard), e.g. /health on the internal
+   * API, which a load balancer asks without the bearer token. Only for routes
+   * without path arguments.
+   */
+  open?: boolean;
   handle(req: HttpRequest, args: string[]): Reply | Promise<Reply>;
 }
 
@@ -50,6 +56,21 @@ export interface AppOptions {
   fallback?: (req: HttpRequest) => Reply;
   /** Runs before routing; throws to refuse the request (e.g. a missing bearer token). */
   guard?: (req: HttpRequest) => void;
+  /** Counts requests per route (metrics); resolved once per route, not per request. */
+  instrument?: RouteInstrumentation;
+}
+
+/** Counts one route's requests and answers; declared here, by its caller. */
+export interface RouteCounter {
+  /** A request reached the route's handler (method and path shape were right). */
+  request(): void;
+  /** Its answer, and the seconds the handler took. */
+  response(status: number, seconds: number): void;
+}
+
+/** Gives the counter of a route, or undefined for a route that is not counted. */
+export interface RouteInstrumentation {
+  forRoute(route: Route): RouteCounter | undefined;
 }
 
 /** Routes a request to its handler; every failure becomes an error reply. Never rejects. */
@@ -57,18 +78,26 @@ export type Dispatch = (req: HttpRequest) => Promise<Reply>;
 
 export function createDispatch(routes: readonly Route[], prefix: string, log: Logger, opts: AppOptions = {}): Dispatch {
   const base = normalizePrefix(prefix);
-  const byName = new Map<string, Route>();
-  for (const r of routes) byName.set(r.name, r);
+  const byName = new Map<string, { route: Route; counter: RouteCounter | undefined }>();
+  const openPaths = new Set<string>();
+  for (const r of routes) {
+    byName.set(r.name, { route: r, counter: opts.instrument?.forRoute(r) });
+    if (r.open === true) {
+      if (r.args !== 0) throw new Error(`route ${r.name}: only routes without path arguments can be open`);
+      openPaths.add(`${base}/${r.name}`);
+    }
+  }
   return async (req) => {
     try {
       if (opts.fallback !== undefined) return opts.fallback(req);
-      opts.guard?.(req);
       const path = req.path;
+      if (opts.guard !== undefined && !openPaths.has(path)) opts.guard(req);
       if (!path.startsWith(base + '/')) throw new NotFoundError(`unknown endpoint ${truncate(path)}`);
       const parts = path.slice(base.length + 1).split('/');
       const name = parts[0] as string;
-      const route = byName.get(name);
-      if (route === undefined) throw new NotFoundError(`unknown endpoint ${truncate(path)}`);
+      const entry = byName.get(name);
+      if (entry === undefined) throw new NotFoundError(`unknown endpoint ${truncate(path)}`);
+      const route = entry.route;
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       if (method !== route.method) throw new MethodNotAllowed(route.method);
       const args = parts.slice(1);
@@ -77,7 +106,18 @@ export function createDispatch(routes: readonly Route[], prefix: string, log: Lo
           route.args === 0 ? `${name} takes no path arguments` : `${name} takes ${route.args} path arguments`,
         );
       }
-      return await route.handle(req, args.map(decodeSegment));
+      const counter = entry.counter;
+      if (counter === undefined) return await route.handle(req, args.map(decodeSegment));
+      counter.request();
+      const started = performance.now();
+      let reply: Reply;
+      try {
+        reply = await route.handle(req, args.map(decodeSegment));
+      } catch (err) {
+        reply = errorReply(err, log, `${req.method} ${truncate(req.path)}`);
+      }
+      counter.response(reply.status, (performance.now() - started) / 1000);
+      return reply;
     } catch (err) {
       return errorReply(err, log, `${req.method} ${truncate(req.path)}`);
     }

@@ -12,7 +12,7 @@ import type { CosignedTreeHead, SignedTreeHead, TreeHead } from '../formats/tree
 import type { Logger } from '../log.js';
 import { parseRangeParams } from '../http/params.js';
 import { ok, type Reply } from '../http/respond.js';
-import { buildApp, type Route } from '../http/router.js';
+import { buildApp, type Route, type RouteInstrumentation } from '../http/router.js';
 
 /** What a node offers to nodes replicating from it. */
 export interface ReplicationSource {
@@ -70,10 +70,12 @@ export function internalRoutes(source: ReplicationSource, maxRange: number, cosi
   return routes;
 }
 
-export function internalApp(routes: Route[], prefix: string, token: string | undefined, log: Logger): Hono {
-  if (token === undefined) return buildApp(routes, prefix, log);
+/** Routes marked `open` (/health) are served without the token; every other request needs it. */
+export function internalApp(routes: Route[], prefix: string, token: string | undefined, log: Logger, instrument?: RouteInstrumentation): Hono {
+  if (token === undefined) return buildApp(routes, prefix, log, { instrument });
   const want = Buffer.from(`Bearer ${token}`);
   return buildApp(routes, prefix, log, {
+    instrument,
     guard: (req) => {
       const got = Buffer.from(req.header('authorization') ?? '');
       if (got.length === want.length && timingSafeEqual(got, want)) return;

@@ -6,8 +6,8 @@ import type { Logger } from '../log.js';
 import type { TreeStore } from '../tree/store.js';
 import type { Hash, PublicKey } from '../types.js';
 import type { PrimaryExtensions } from './node.js';
-import { buildReplicationGate } from './replication-gate.js';
-import { buildCosigner } from './witness-cosigner.js';
+import { buildReplicationGate, type GateObserver } from './replication-gate.js';
+import { buildCosigner, type CosignObserver } from './witness-cosigner.js';
 import { buildSubmissionLimiter } from './submission-limiter.js';
 
 export interface ExtensionContext {
@@ -16,6 +16,8 @@ export interface ExtensionContext {
   logPublicKey: PublicKey;
   logKeyHash: Hash;
   tree: TreeStore;
+  /** Told what the secondaries and witnesses answer (the status model behind /metrics and the pages). */
+  observe?: { gate?: GateObserver; cosign?: CosignObserver };
 }
 
 export async function buildPrimaryExtensions(ctx: ExtensionContext): Promise<PrimaryExtensions> {

@@ -22,6 +22,10 @@ import { VerifyPool } from '../crypto/verify-pool.js';
 import { buildPrimaryExtensions, type ExtensionContext } from './extensions.js';
 import { persistPublishedHead, startupTreeHead } from './startup.js';
 import { VerificationSlots } from './verification-slots.js';
+import { PrimaryStatus } from '../ops/primary-status.js';
+import { buildInfoFamily, buildRegistry } from '../ops/exposition.js';
+import { healthRoute, metricsRoute } from '../ops/routes.js';
+import { versionString } from '../version.js';
 
 export interface PrimaryExtensions {
   /** Built from [primary] secondary-url / secondary-pubkey-file; undefined: single node. */
@@ -37,6 +41,8 @@ export interface PrimaryExtensions {
 export interface RunningPrimary {
   publicServer: RunningServer;
   internalServer: RunningServer;
+  /** What /metrics, /health, status.json and the pages show. */
+  status: PrimaryStatus;
   stop(): Promise<void>;
 }
 
@@ -72,9 +78,17 @@ async function startPrimary(
   const logKeyHash = keyHash(signer.publicKey);
   const sthFile = new SthFile(config.primary.sthFile);
   const published = new PublishedHead(startupTreeHead(sthFile, tree, signer, log));
-  log.info(`log key hash ${toHex(logKeyHash)}; lifecycle state ${state}; local tree size ${tree.size()}, published size ${published.size}`, { size: published.size, local_size: tree.size() });
+  const version = versionString();
+  log.info(`sigsum-log ${version}; log key hash ${toHex(logKeyHash)}; lifecycle state ${state}; local tree size ${tree.size()}, published size ${published.size}`, { size: published.size, local_size: tree.size(), version });
 
-  const ext = await extend({ config, log, logPublicKey: signer.publicKey, logKeyHash, tree });
+  const status = new PrimaryStatus({
+    version,
+    logKeyHashHex: toHex(logKeyHash),
+    intervalMs: config.intervalMs,
+    idleIntervalMs: config.primary.idleIntervalMs,
+  });
+  opened.push(() => status.stop());
+  const ext = await extend({ config, log, logPublicKey: signer.publicKey, logKeyHash, tree, observe: { gate: status, cosign: status } });
   if (ext.close !== undefined) opened.push(ext.close);
   await ext.beforeServing?.();
   const gate: ReplicationGate = ext.gate ?? singleNodeGate(log);
@@ -105,7 +119,17 @@ async function startPrimary(
     idleIntervalMs: config.primary.idleIntervalMs,
     now: () => Date.now(),
     log,
+    onOutcome: (outcome) => status.rotated(outcome),
   });
+  status.attach({
+    localSize: () => tree.size(),
+    published: () => published.current,
+    pending: () => sequencer.pendingCount,
+    verifyQueueDepth: () => verifyPool.depth,
+    cosigning: ext.cosigner !== undefined,
+    sequencer,
+  });
+  const registry = buildRegistry([buildInfoFamily(version), ...status.families()]);
 
   const token = readInternalToken(config);
   const internal = internalApp(
@@ -119,12 +143,12 @@ async function startPrimary(
         publishedTreeHead: () => published.current,
       },
       config.primary.maxRange,
-    ),
+    ).concat([metricsRoute(registry), healthRoute(() => status.health())]),
     config.urlPrefix,
     token,
     log,
   );
-  const publicApi = publicApp(service, config.urlPrefix, log);
+  const publicApi = publicApp(service, config.urlPrefix, log, { instrument: status.http });
   const publicServer = await startServer(publicApi.app, config.externalEndpoint, publicApi.direct, config.http);
   opened.push(() => publicServer.close());
   const internalServer = await startServer(internal, config.internalEndpoint, undefined, config.http);
@@ -132,7 +156,10 @@ async function startPrimary(
   sequencer.start();
   const rotationErrors = new RepeatFilter(log);
   const rotation = runPeriodically(config.intervalMs, () => rotator.rotate(), {
-    failed: (err) => rotationErrors.report('error', 'rotation', (err as Error)?.name ?? 'error', `tree head rotation failed: ${(err as Error)?.message ?? String(err)}`),
+    failed: (err) => {
+      status.rotated('failed');
+      rotationErrors.report('error', 'rotation', (err as Error)?.name ?? 'error', `tree head rotation failed: ${(err as Error)?.message ?? String(err)}`);
+    },
     succeeded: () => {
       if (rotationErrors.clear('rotation')) log.info('tree head rotation succeeds again');
     },
@@ -144,6 +171,7 @@ async function startPrimary(
   return {
     publicServer,
     internalServer,
+    status,
     stop: () => (stopping ??= closeAll()),
   };
 }

@@ -40,6 +40,13 @@ export interface GateSecondary {
   source: GateSource;
 }
 
+/** Told each secondary's answer every rotation (the status model and /metrics). */
+export interface GateObserver {
+  secondaryCounted(name: string, size: number): void;
+  /** kind: unreachable, signature, ahead or inconsistent. */
+  secondaryRefused(name: string, kind: string, message: string): void;
+}
+
 /** The primary's tree, as the gate reads it. */
 export interface GateTree {
   size(): number;
@@ -57,7 +64,7 @@ export function buildReplicationGate(ctx: ExtensionContext): ReplicationParts | 
   const secondaries = clients.map((client, i): GateSecondary => ({ name: client.baseUrl, publicKey: publicKeys[i] as PublicKey, source: client }));
   log.info(`replication gate: ${secondaries.length} secondar${secondaries.length === 1 ? 'y' : 'ies'} (${secondaries.map((s) => s.name).join(', ')})`);
   return {
-    gate: new SecondaryGate(secondaries, tree, log),
+    gate: new SecondaryGate(secondaries, tree, log, ctx.observe?.gate),
     checkNotForked: () => checkNotForked(secondaries, tree, log, ctx.logPublicKey),
     close: async () => {
       await Promise.all(clients.map((c) => c.close()));
@@ -91,6 +98,7 @@ export class SecondaryGate implements ReplicationGate {
     private readonly secondaries: readonly GateSecondary[],
     private readonly tree: GateTree,
     private readonly log: Logger,
+    private readonly observer?: GateObserver,
   ) {
     this.repeats = new RepeatFilter(log);
   }
@@ -112,6 +120,7 @@ export class SecondaryGate implements ReplicationGate {
         secondary: secondary.name,
         size: 0,
       });
+      this.observer?.secondaryRefused(secondary.name, 'unreachable', err.message);
       return 0;
     }
     const rejected = rejection(head, secondary, this.tree);
@@ -120,8 +129,10 @@ export class SecondaryGate implements ReplicationGate {
         secondary: secondary.name,
         size: 0,
       });
+      this.observer?.secondaryRefused(secondary.name, rejected.kind, rejected.why);
       return 0;
     }
+    this.observer?.secondaryCounted(secondary.name, head.size);
     if (this.repeats.clear(secondary.name)) this.log.info(`secondary ${secondary.name} counts again: replicated size ${head.size}`, { secondary: secondary.name, size: head.size });
     return Math.min(head.size, localSize);
   }

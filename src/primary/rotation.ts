@@ -37,6 +37,14 @@ export interface Cosigner {
   cosign(next: SignedTreeHead, previous: SignedTreeHead): Promise<Cosignature[] | undefined>;
 }
 
+/**
+ * What one rotation did (sigsum_log_rotations_total{outcome}): published a new
+ * head (larger, or the same size freshly cosigned); unchanged (nothing new:
+ * idle, or the same head again); gate_held (leaves beyond the published size
+ * wait for the secondaries); quorum_not_met; failed (threw).
+ */
+export type RotationOutcome = 'published' | 'unchanged' | 'gate_held' | 'quorum_not_met' | 'failed';
+
 export interface RotatorDeps {
   tree: RotationTree;
   signer: Signer;
@@ -48,6 +56,8 @@ export interface RotatorDeps {
   idleIntervalMs: number;
   now(): number;
   log: Logger;
+  /** Told the outcome of every rotation that returns (a throw is the caller's 'failed'). */
+  onOutcome?: (outcome: RotationOutcome) => void;
 }
 
 export class Rotator {
@@ -67,7 +77,11 @@ export class Rotator {
     const size = Math.max(allowed, previous.size);
     const now = this.deps.now();
     const idle = size === previous.size && previous.cosignatures.length > 0 && now - this.lastCosignedAt < this.deps.idleIntervalMs;
-    if (this.deps.cosigner !== undefined && idle) return previous; // spare the witnesses until idle-interval passes
+    const unchanged = localSize > size ? 'gate_held' : 'unchanged';
+    if (this.deps.cosigner !== undefined && idle) {
+      this.deps.onOutcome?.(unchanged);
+      return previous; // spare the witnesses until idle-interval passes
+    }
     const next: TreeHead = { size, rootHash: tree.rootAt(size) };
     checkConsistent(previous, next, tree);
     const sth = signTreeHead(this.deps.signer, next);
@@ -77,15 +91,20 @@ export class Rotator {
       const collected = await this.deps.cosigner.cosign(sth, previous);
       if (collected === undefined) {
         this.repeats.report('warning', 'quorum', 'not-met', `tree head of size ${size} not published: witness cosignatures do not satisfy the policy quorum`, { size });
+        this.deps.onOutcome?.('quorum_not_met');
         return previous;
       }
       cosignatures = collected;
       this.lastCosignedAt = now;
     }
     const head: CosignedTreeHead = { ...sth, cosignatures };
-    if (sameHead(head, previous)) return previous;
+    if (sameHead(head, previous)) {
+      this.deps.onOutcome?.(unchanged);
+      return previous;
+    }
     this.deps.persist(head); // crash-safe point: durable before anyone can see it
     published.replace(head);
+    this.deps.onOutcome?.('published');
     if (size > previous.size) log.debug(`published tree head of size ${size}`, { size, cosignatures: cosignatures.length });
     return head;
   }

@@ -42,6 +42,10 @@ export class Sequencer {
   /** Why the last append failed, while appends fail; undefined when they succeed. */
   private failure: string | undefined;
   private retryAt = 0;
+  /** Batches committed, leaves they held (duplicates skipped by the store included), and add-leafs refused for a full pool; for /metrics. */
+  batches = 0;
+  sequencedLeaves = 0;
+  pushbacks = 0;
 
   constructor(
     private readonly store: SequencingStore,
@@ -86,6 +90,7 @@ export class Sequencer {
       throw new UnavailableError(`the log cannot store new leaves right now (${this.failure}); retry later`, Math.ceil(RETRY_AFTER_FAILURE_MS / 1000));
     }
     if (this.pending.size >= this.opts.maxPending) {
+      this.pushbacks++;
       throw new UnavailableError(`the log is busy: ${this.pending.size} leaves are waiting to be sequenced; retry later`, 1);
     }
     this.pending.set(key, leaf);
@@ -175,6 +180,8 @@ export class Sequencer {
       }
       return 0;
     }
+    this.batches++;
+    this.sequencedLeaves += leaves.length;
     if (this.failure !== undefined) {
       this.log.info(`sequencing works again after ${this.failures} failed attempts; ${this.pending.size} leaves were waiting`, { pending: this.pending.size });
     }

@@ -39,9 +39,42 @@ export interface WitnessCosignerDeps {
   nowSeconds(): number;
   nowMs(): number;
   log: Logger;
+  observer?: CosignObserver;
+}
+
+/** One witness's part in a round, as log-go's witness metrics describe it. */
+export interface WitnessAttemptReport {
+  /** The head's size. */
+  size: number;
+  ok: boolean;
+  /** On failure: the kind (timed out, http-503, conflict, bad-signature...) and the reason logged. */
+  kind?: string;
+  reason?: string;
+  /** log-go's `status` label: "200", the witness's HTTP error status, or "other". */
+  status: string;
+  /** A 409 was answered by resending from the witness's size. */
+  retried: boolean;
+  /** The whole exchange, resend included. */
+  seconds: number;
+}
+
+/** Told each witness's answer and each round's quorum (the status model and /metrics). */
+export interface CosignObserver {
+  /** The witnesses the cosigner asks, once at construction. */
+  witnessesConfigured?(witnesses: ReadonlyArray<{ name: string; url: string; keyHashHex: string }>): void;
+  witnessAnswered(witness: { name: string; url: string; keyHashHex: string }, report: WitnessAttemptReport): void;
+  /** seconds: from the start of the round until the cosignature that completed the quorum arrived. */
+  quorum(reached: boolean, seconds: number | undefined): void;
 }
 
 type Attempt = { ok: true; cosignature: Cosignature } | { ok: false; kind: string; reason: string };
+
+/** What an exchange learnt besides its outcome: for log-go's status and retried labels. */
+interface ExchangeTrace {
+  retried: boolean;
+  /** The witness's HTTP status when it answered with an error (409 included). */
+  httpError: number | undefined;
+}
 
 interface WitnessLogState {
   failing: string | undefined;
@@ -54,6 +87,7 @@ export class WitnessCosigner implements Cosigner {
 
   constructor(private readonly deps: WitnessCosignerDeps) {
     this.witnesses = deps.policy.witnesses.filter((w) => w.url !== undefined);
+    deps.observer?.witnessesConfigured?.(this.witnesses.map((w) => ({ name: w.name, url: w.url!, keyHashHex: toHex(w.keyHash) })));
   }
 
   /**
@@ -63,10 +97,11 @@ export class WitnessCosigner implements Cosigner {
    */
   async cosign(next: SignedTreeHead, _previous: SignedTreeHead): Promise<Cosignature[] | undefined> {
     const note = signedCheckpointNote(this.deps.logPublicKey, next);
-    const attempts = await Promise.all(this.witnesses.map((w) => this.collect(w, next, note)));
+    const started = this.deps.nowMs();
+    const attempts = await Promise.all(this.witnesses.map((w) => this.collect(w, next, note, started)));
     const cosignatures: Cosignature[] = [];
     const verified = new Set<string>();
-    attempts.forEach((a, i) => {
+    attempts.forEach(({ attempt: a }, i) => {
       const w = this.witnesses[i]!;
       this.report(w, a, next.size);
       if (a.ok) {
@@ -74,39 +109,71 @@ export class WitnessCosigner implements Cosigner {
         verified.add(toHex(w.keyHash));
       }
     });
-    if (!quorumSatisfied(this.deps.policy, verified)) {
+    const reached = quorumSatisfied(this.deps.policy, verified);
+    this.deps.observer?.quorum(reached, reached ? this.quorumSeconds(attempts) : undefined);
+    if (!reached) {
       this.deps.log.debug(`size ${next.size}: ${verified.size} of ${this.witnesses.length} witnesses cosigned; quorum not met`, { size: next.size, cosigned: verified.size });
       return undefined;
     }
     return cosignatures;
   }
 
-  /** Never rejects: a local failure (say, reading a proof) fails this witness's round, not everyone's. */
-  private async collect(w: PolicyWitness, sth: SignedTreeHead, note: string): Promise<Attempt> {
-    try {
-      return await this.exchange(w, sth, note);
-    } catch (err) {
-      return { ok: false, kind: 'internal', reason: `internal error: ${(err as Error)?.message ?? String(err)}` };
+  /** As log-go measures it: when the cosignature that completed the quorum arrived. */
+  private quorumSeconds(attempts: ReadonlyArray<{ attempt: Attempt; seconds: number }>): number | undefined {
+    const arrivals = attempts
+      .map((a, i) => ({ ok: a.attempt.ok, seconds: a.seconds, keyHash: toHex(this.witnesses[i]!.keyHash) }))
+      .filter((a) => a.ok)
+      .sort((a, b) => a.seconds - b.seconds);
+    const have = new Set<string>();
+    for (const a of arrivals) {
+      have.add(a.keyHash);
+      if (quorumSatisfied(this.deps.policy, have)) return a.seconds;
     }
+    return undefined;
   }
 
-  private async exchange(w: PolicyWitness, sth: SignedTreeHead, note: string): Promise<Attempt> {
+  /** Never rejects: a local failure (say, reading a proof) fails this witness's round, not everyone's. */
+  private async collect(w: PolicyWitness, sth: SignedTreeHead, note: string, started: number): Promise<{ attempt: Attempt; seconds: number }> {
+    const trace: ExchangeTrace = { retried: false, httpError: undefined };
+    let attempt: Attempt;
+    try {
+      attempt = await this.exchange(w, sth, note, trace);
+    } catch (err) {
+      attempt = { ok: false, kind: 'internal', reason: `internal error: ${(err as Error)?.message ?? String(err)}` };
+    }
+    const seconds = (this.deps.nowMs() - started) / 1000;
+    if (this.deps.observer !== undefined) {
+      const status = attempt.ok ? '200' : trace.httpError !== undefined ? String(trace.httpError) : 'other';
+      this.deps.observer.witnessAnswered(
+        { name: w.name, url: w.url!, keyHashHex: toHex(w.keyHash) },
+        attempt.ok
+          ? { size: sth.size, ok: true, status, retried: trace.retried, seconds }
+          : { size: sth.size, ok: false, kind: attempt.kind, reason: attempt.reason, status, retried: trace.retried, seconds },
+      );
+    }
+    return { attempt, seconds };
+  }
+
+  private async exchange(w: PolicyWitness, sth: SignedTreeHead, note: string, trace: ExchangeTrace): Promise<Attempt> {
     const signal = AbortSignal.timeout(this.deps.timeoutMs);
     const id = toHex(w.keyHash);
     let oldSize = this.deps.sizes.get(id);
     // A remembered size beyond this head cannot be sent; ask from 0 and let the 409 tell.
     if (oldSize > sth.size) oldSize = 0;
     for (let resent = false; ; resent = true) {
+      trace.retried = resent;
       const proof = oldSize === 0 || oldSize === sth.size ? [] : this.deps.consistencyProof(oldSize, sth.size);
       const outcome = await postAddCheckpoint(w.url!, { oldSize, proof, checkpoint: note }, signal);
       switch (outcome.kind) {
         case 'cosigned': {
+          trace.httpError = undefined; // a bad cosignature in a 200 is not an HTTP error: "other"
           const result = this.verify(w, sth, outcome.body);
           // Written only when it changes: an idle round re-cosigns the same size.
           if (result.ok && sth.size !== oldSize) this.deps.sizes.set(id, sth.size);
           return result;
         }
         case 'conflict':
+          trace.httpError = 409;
           if (outcome.size > sth.size) {
             return { ok: false, kind: 'ahead', reason: `witness has cosigned size ${outcome.size}, beyond this head's size ${sth.size}` };
           }
@@ -116,6 +183,7 @@ export class WitnessCosigner implements Cosigner {
           oldSize = outcome.size;
           continue;
         case 'failed':
+          trace.httpError = outcome.status;
           return { ok: false, kind: outcome.status !== undefined ? `http-${outcome.status}` : outcome.reason, reason: outcome.reason };
       }
     }
@@ -206,6 +274,7 @@ export function buildCosigner(ctx: ExtensionContext): Cosigner | undefined {
     nowSeconds: () => Math.floor(Date.now() / 1000),
     nowMs: () => Date.now(),
     log: ctx.log,
+    observer: ctx.observe?.cosign,
   });
   ctx.log.info(
     `witnesses: ${cosigner.witnesses.map((w) => `${w.name} ${w.url}`).join(', ')}; tree heads are published once cosigned per the policy quorum`,

@@ -17,7 +17,7 @@ import type { CosignedTreeHead } from '../formats/tree-head.js';
 import { readBodyText } from '../http/body.js';
 import { parseHashParam, parseIndexParam, parseRangeParams } from '../http/params.js';
 import { ok, textReply } from '../http/respond.js';
-import { buildApp, directHandler, type DirectHandler, type Route } from '../http/router.js';
+import { buildApp, directHandler, type DirectHandler, type Route, type RouteInstrumentation } from '../http/router.js';
 
 /** What the public API needs from a log; declared here, by its consumer. */
 export interface PublicLog {
@@ -99,9 +99,15 @@ export function publicRoutes(log: PublicLog): Route[] {
 }
 
 /** The public API as a hono app, and its direct route (add-leaf) for startServer. */
-export function publicApp(log: PublicLog, prefix: string, logger: Logger): { app: Hono; direct: DirectHandler | undefined } {
-  const routes = publicRoutes(log);
-  return { app: buildApp(routes, prefix, logger), direct: directHandler(routes, prefix, logger) };
+export function publicApp(
+  log: PublicLog,
+  prefix: string,
+  logger: Logger,
+  opts: { instrument?: RouteInstrumentation; extraRoutes?: readonly Route[] } = {},
+): { app: Hono; direct: DirectHandler | undefined } {
+  const routes = [...publicRoutes(log), ...(opts.extraRoutes ?? [])];
+  const appOpts = { instrument: opts.instrument };
+  return { app: buildApp(routes, prefix, logger, appOpts), direct: directHandler(routes, prefix, logger, appOpts) };
 }
 
 /** A secondary's public listener: every request is 404 "not primary". */

@@ -15,7 +15,11 @@ import { notPrimaryApp } from '../public-api/app.js';
 import { RepeatFilter } from '../log-repeats.js';
 import { runPeriodically, type Periodic } from '../periodic.js';
 import { Replicator } from '../replication/replicator.js';
-import { InternalApiClient } from '../internal-api/client.js';
+import { InternalApiClient, type ReplicationUpstream } from '../internal-api/client.js';
+import { SecondaryStatus } from '../ops/secondary-status.js';
+import { buildInfoFamily, buildRegistry } from '../ops/exposition.js';
+import { healthRoute, metricsRoute } from '../ops/routes.js';
+import { versionString } from '../version.js';
 
 /**
  * Leaves per internal get-leaves answer from this node (to nodes cascading
@@ -31,6 +35,7 @@ export interface RunningSecondary {
   publicServer: RunningServer;
   internalServer: RunningServer;
   replicator: Replicator;
+  status: SecondaryStatus;
   stop(): Promise<void>;
 }
 
@@ -44,16 +49,20 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
   let internalServer: RunningServer | undefined;
   try {
     upstream = new InternalApiClient({ baseUrl: config.secondary.primaryUrl, token, timeoutMs: config.timeoutMs, connections: GET_LEAVES_IN_FLIGHT });
+    const version = versionString();
+    const status = new SecondaryStatus({ version, upstream: upstream.baseUrl, intervalMs: config.intervalMs });
     const replicator = new Replicator({
       store: tree,
-      upstream,
+      upstream: observedUpstream(upstream, status),
       upstreamName: upstream.baseUrl,
       log,
       logPublicKey,
       maxInFlight: GET_LEAVES_IN_FLIGHT,
     });
+    status.attach({ replicatedSize: () => tree.size(), verifiedSize: () => replicator.verifiedHead.size, diverged: () => replicator.diverged });
+    const registry = buildRegistry([buildInfoFamily(version), ...status.families()]);
     log.info(
-      `secondary key hash ${toHex(keyHash(signer.publicKey))}; lifecycle state replica; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +
+      `sigsum-log ${version}; secondary key hash ${toHex(keyHash(signer.publicKey))}; lifecycle state replica; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +
         (logPublicKey === undefined ? '' : '; keeping the published tree head (log-pubkey-file set)'),
       { size: replicator.verifiedHead.size, local_size: tree.size(), upstream: upstream.baseUrl },
     );
@@ -70,14 +79,20 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
         // Same checkpoint format as a log's head, with this node's key, so its origin is
         // sigsum.org/v1/tree/<hash of the secondary's key>.
         { treeHeadToCosign: () => signVerifiedHead(replicator.verifiedHead) },
-      ),
+      ).concat([metricsRoute(registry), healthRoute(() => status.health())]),
       config.urlPrefix,
       token,
       log,
+      status.http,
     );
     publicServer = await startServer(notPrimaryApp(log), config.externalEndpoint, undefined, config.http);
     internalServer = await startServer(internal, config.internalEndpoint, undefined, config.http);
-    const loop = pollEvery(config.intervalMs, () => replicator.step(), log);
+    const loop = pollEvery(
+      config.intervalMs,
+      async () => status.stepEnded(await replicator.step()),
+      log,
+      (err) => status.stepFailed((err as Error)?.message ?? String(err)),
+    );
     log.info(`secondary: public API on http://${publicServer.address}, internal API on http://${internalServer.address}`);
 
     const servers = { publicServer, internalServer, client: upstream };
@@ -86,6 +101,7 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
       publicServer,
       internalServer,
       replicator,
+      status,
       stop: () =>
         (stopping ??= (async () => {
           replicator.stop();
@@ -105,12 +121,32 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
 }
 
 /** The replication loop: fixed-rate polling, persistent failures logged once a minute. */
-function pollEvery(intervalMs: number, step: () => Promise<unknown>, log: Logger): Periodic {
+function pollEvery(intervalMs: number, step: () => Promise<unknown>, log: Logger, onFailure: (err: unknown) => void): Periodic {
   const repeats = new RepeatFilter(log);
   return runPeriodically(intervalMs, step, {
-    failed: (err) => repeats.report('error', 'step', (err as Error)?.name ?? 'error', `replication step failed: ${(err as Error)?.stack ?? String(err)}`),
+    failed: (err) => {
+      onFailure(err);
+      repeats.report('error', 'step', (err as Error)?.name ?? 'error', `replication step failed: ${(err as Error)?.stack ?? String(err)}`);
+    },
     succeeded: () => {
       if (repeats.clear('step')) log.info('replication steps succeed again');
     },
   });
+}
+
+/** The upstream client, telling the status model what the upstream reports and how requests fail. */
+function observedUpstream(upstream: ReplicationUpstream, status: SecondaryStatus): ReplicationUpstream {
+  const failed = (err: unknown): never => {
+    status.upstreamFailed((err as Error)?.message ?? String(err));
+    throw err;
+  };
+  return {
+    treeHeadUnsigned: async () => {
+      const head = await upstream.treeHeadUnsigned().catch(failed);
+      status.upstreamAnswered(head.size);
+      return head;
+    },
+    leaves: (start, end) => upstream.leaves(start, end).catch(failed),
+    publishedTreeHead: () => upstream.publishedTreeHead().catch(failed),
+  };
 }

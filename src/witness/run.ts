@@ -11,6 +11,10 @@ import { startServer, type RunningServer } from '../http/serve.js';
 import { witnessApp } from './app.js';
 import { FileWitnessState } from './state.js';
 import { Witness } from './witness.js';
+import { HttpMetrics } from '../ops/http-metrics.js';
+import { buildInfoFamily, buildRegistry } from '../ops/exposition.js';
+import { httpFamilies } from '../ops/primary-status.js';
+import { versionString } from '../version.js';
 
 export interface WitnessSettings {
   /** OpenSSH Ed25519 private key file of the witness. */
@@ -45,10 +49,14 @@ export async function startWitness(settings: WitnessSettings, log: Logger): Prom
     now: () => Math.floor(Date.now() / 1000),
     log,
   });
-  const server = await startServer(witnessApp(witness, settings.urlPrefix ?? '', log), settings.listen);
+  // sigsum-go names the endpoint add-checkpoint (types.EndpointAddCheckpoint).
+  const http = new HttpMetrics(new Set(['add-checkpoint']));
+  const addCheckpoint = http.endpoint('add-checkpoint');
+  const registry = buildRegistry([buildInfoFamily(versionString()), ...httpFamilies(http)]);
+  const server = await startServer(witnessApp(witness, settings.urlPrefix ?? '', log, { registry, addCheckpoint }), settings.listen);
   const url = `http://${server.address}${normalizePrefix(settings.urlPrefix ?? '')}`;
   const keyHashHex = toHex(keyHash(signer.publicKey));
-  log.info(`witness key hash ${keyHashHex}, key name ${witness.keyName}; logs: ${witness.origins().join(', ')}`);
+  log.info(`sigsum-log ${versionString()} witness; key hash ${keyHashHex}, key name ${witness.keyName}; logs: ${witness.origins().join(', ')}`);
   log.info(`witness listening on ${url}`);
   return { url, witness, keyHashHex, server, stop: () => server.close() };
 }
