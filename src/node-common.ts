@@ -1,12 +1,10 @@
 // Pieces both roles share at startup: keys, the database and its lifecycle state, the
 // internal token.
 import { readFileSync } from 'node:fs';
-import { signerFromSeed } from './crypto/index.js';
-import { readPrivateKeyFile } from './crypto/keyfile.js';
+import { loadSigningKey, type LoadedSigner } from './crypto/signing-key.js';
 import { ConfigError } from './errors.js';
 import type { Config } from './config/config.js';
 import { TreeStore } from './tree/store.js';
-import type { Signer } from './types.js';
 import { initialState, LIFECYCLE_KEY, LifecycleError, parseLifecycleState, runRefusal, type LifecycleState, type NodeKind } from './lifecycle.js';
 
 /**
@@ -53,8 +51,9 @@ export function readLifecycleState(tree: Pick<TreeStore, 'getMeta'>): LifecycleS
   return parseLifecycleState(tree.getMeta(LIFECYCLE_KEY));
 }
 
-export function loadSigner(config: Config): Signer {
-  return signerFromSeed(readPrivateKeyFile(config.keyFile));
+/** The node's key: a private key file, or a public key file whose key an ssh-agent holds. */
+export function loadSigner(config: Config): Promise<LoadedSigner> {
+  return loadSigningKey(config.keyFile, 'key-file');
 }
 
 export function readInternalToken(config: Config): string | undefined {

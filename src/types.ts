@@ -47,3 +47,14 @@ export interface Signer {
   readonly publicKey: PublicKey;
   sign(message: Uint8Array): Signature;
 }
+
+/**
+ * A node's signing key wherever it is held: in memory (a private key file) or
+ * in an ssh-agent (a hardware token behind sigsum-agent), hence asynchronous.
+ * A returned signature has been verified with `publicKey`; a failure rejects,
+ * so nothing is ever signed half-way.
+ */
+export interface AsyncSigner {
+  readonly publicKey: PublicKey;
+  sign(message: Uint8Array): Promise<Signature>;
+}

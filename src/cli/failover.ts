@@ -52,7 +52,7 @@ export function configurePromoteCommand(command: Command): Command {
   return command
     .description('turn a stopped secondary into the log\'s primary, checking first that no published leaf is lost and the log does not fork')
     .requiredOption('--config <file>', "the secondary's config file")
-    .requiredOption('--log-key-file <file>', "the log's private signing key (the backup of the old primary's key-file)")
+    .requiredOption('--log-key-file <file>', "the log's private signing key (the backup of the old primary's key-file), or its public key file when the ssh-agent at $SSH_AUTH_SOCK holds the key")
     .option('--published-head <file|url>', "a published tree head to check against: the old primary's sth file, a saved get-tree-head answer, or the old primary's public URL (repeatable)", collect, [])
     .option('--peer <url>', "another secondary's internal URL; refuse if it holds more of the log (repeatable)", collect, [])
     .option('--secondary-url <url>', "a secondary of the new primary, for the primary config (repeatable, paired with --secondary-pubkey-file)", collect, [])

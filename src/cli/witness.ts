@@ -22,7 +22,7 @@ export function registerWitnessCommand(program: Command): void {
   program
     .command('witness')
     .description('run a C2SP tlog-witness (add-checkpoint) cosigning the given Sigsum logs')
-    .requiredOption('--key-file <file>', "the witness's Ed25519 private key (OpenSSH format)")
+    .requiredOption('--key-file <file>', "the witness's Ed25519 private key (OpenSSH format), or its public key file to sign through the ssh-agent at $SSH_AUTH_SOCK")
     .requiredOption('--log-pubkey-file <file>', 'public key of a log to cosign (repeatable)', collect)
     .requiredOption('--state <file>', 'state file: the latest cosigned checkpoint of each log (replaced atomically)')
     .option('--listen <host:port>', 'address to listen on (port 0: any free port)', '127.0.0.1:0')

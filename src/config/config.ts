@@ -6,13 +6,19 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../errors.js';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import type { HttpLimits } from '../http/serve.js';
 
 export type Role = 'primary' | 'secondary';
 type Section = '' | 'primary' | 'secondary';
 type Kind = 'string' | 'path' | 'bool' | 'int' | 'duration' | 'path-list' | 'string-list';
 type Value = string | boolean | number | string[];
+
+/** Bounds of an int (a count) or a duration (milliseconds), both inclusive. */
+interface Limits {
+  readonly min?: number;
+  readonly max?: number;
+}
 
 interface Setting {
   readonly section: Section;
@@ -21,23 +27,34 @@ interface Setting {
   /** undefined: depends on the role, see roleDefault. */
   readonly fallback: Value | undefined;
   readonly help: string;
+  readonly limits?: Limits;
 }
 
-const S = (section: Section, key: string, kind: Kind, fallback: Value | undefined, help: string): Setting => ({
+const S = (section: Section, key: string, kind: Kind, fallback: Value | undefined, help: string, limits?: Limits): Setting => ({
   section,
   key,
   kind,
   fallback,
   help,
+  ...(limits === undefined ? {} : { limits }),
 });
+
+/**
+ * The longest delay Node's timers take (2^31-1 ms, about 24.8 days): a
+ * longer one fires at once, with a warning. Every duration stays below it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
 
 export const SETTINGS: readonly Setting[] = [
   S('', 'external-endpoint', 'string', 'localhost:6965', 'host:port where the public Sigsum API is served'),
   S('', 'internal-endpoint', 'string', 'localhost:6967', 'host:port of the node-to-node API (keep it off the public internet)'),
   S('', 'url-prefix', 'string', '', 'prefix that precedes /<endpoint> on both listeners'),
-  S('', 'timeout', 'duration', 10_000, 'timeout for outgoing requests (secondaries, witnesses, primary)'),
-  S('', 'interval', 'duration', undefined, 'primary: tree head rotation interval (default 10s); secondary: poll interval (default 1s)'),
-  S('', 'key-file', 'path', '', "this node's Ed25519 private key (OpenSSH format, unencrypted)"),
+  S('', 'timeout', 'duration', 10_000, 'timeout for outgoing requests (secondaries, witnesses, primary)', { min: 1, max: 10 * MINUTE }),
+  S('', 'interval', 'duration', undefined, 'primary: tree head rotation interval (default 10s); secondary: poll interval (default 1s)', { min: 1, max: HOUR }),
+  S('', 'key-file', 'path', '', "this node's Ed25519 key: an unencrypted OpenSSH private key file (mode 0600), or a public key file whose key the ssh-agent at $SSH_AUTH_SOCK holds"),
   S('', 'db-file', 'path', '', 'SQLite database holding the tree (replaces Trillian)'),
   S('', 'log-file', 'path', '', 'file to append log lines to (default: stderr)'),
   S('', 'log-level', 'string', 'info', 'debug, info, warning or error'),
@@ -51,13 +68,13 @@ export const SETTINGS: readonly Setting[] = [
   S('primary', 'rate-limit-file', 'path', '', 'rate-limit configuration (log-go format); empty: no limits'),
   S('primary', 'allow-test-domain', 'bool', false, 'accept submit tokens for test.sigsum.org'),
   S('primary', 'sth-file', 'path', '', 'file holding the latest signed tree head (replaced atomically)'),
-  S('primary', 'max-range', 'int', 512, 'maximum number of leaves returned by one get-leaves request'),
+  S('primary', 'max-range', 'int', 512, 'maximum number of leaves returned by one get-leaves request', { min: 1, max: 65_536 }),
   S('primary', 'secondary-url', 'string-list', [], "secondaries' internal base URLs (a string, or an array)"),
   S('primary', 'secondary-pubkey-file', 'path-list', [], "secondaries' public key files, in the order of secondary-url"),
-  S('primary', 'batch-size', 'int', 1000, 'sequence pending leaves as soon as this many are waiting'),
-  S('primary', 'batch-interval', 'duration', 50, 'sequence pending leaves at least this often'),
-  S('primary', 'max-pending', 'int', 100_000, 'pending-pool limit; add-leaf answers 503 with Retry-After beyond it'),
-  S('primary', 'idle-interval', 'duration', undefined, 'how often to refresh cosignatures while the tree does not grow (default: interval)'),
+  S('primary', 'batch-size', 'int', 1000, 'sequence pending leaves as soon as this many are waiting', { min: 1, max: 1_000_000 }),
+  S('primary', 'batch-interval', 'duration', 50, 'sequence pending leaves at least this often', { min: 1, max: MINUTE }),
+  S('primary', 'max-pending', 'int', 100_000, 'pending-pool limit; add-leaf answers 503 with Retry-After beyond it', { min: 1, max: 10_000_000 }),
+  S('primary', 'idle-interval', 'duration', undefined, 'how often to refresh cosignatures while the tree does not grow (default: interval)', { min: 1, max: 24 * HOUR }),
   S('primary', 'max-verifications', 'int', 1024, 'add-leaf: signature checks in progress at once, all clients; beyond it 503 with Retry-After'),
   S('primary', 'max-verifications-per-client', 'int', 128, 'add-leaf: signature checks in progress at once for one client address (IPv6: one /64); beyond it 503'),
   S('primary', 'witness-grace', 'duration', 2_000, 'once the witness quorum is met, how long to wait for the other witnesses (at most timeout)'),
@@ -139,16 +156,22 @@ function coerce(s: Setting, raw: unknown, where: string, baseDir: string): Value
       if (raw === 'false') return false;
       return fail('true or false');
     case 'int': {
-      const n = typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
-      return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : fail('a non-negative integer');
+      const n = typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : raw;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n)) return fail('an integer');
+      return inLimits(s, n, String(n), where);
     }
-    case 'duration':
+    case 'duration': {
       if (typeof raw !== 'string') return fail('a duration string such as "10s"');
+      let ms: number;
       try {
-        return parseDuration(raw);
+        ms = parseDuration(raw);
       } catch (err) {
         throw new ConfigError(`${where}: "${settingId(s)}": ${(err as Error).message}`);
       }
+      // Timers and sockets take whole milliseconds; a fraction would be rounded somewhere unseen.
+      if (!Number.isInteger(ms)) fail('a whole number of milliseconds');
+      return inLimits(s, ms, JSON.stringify(raw), where);
+    }
     case 'string-list':
     case 'path-list': {
       const list = typeof raw === 'string' ? (raw === '' ? [] : [raw]) : raw;
@@ -158,6 +181,20 @@ function coerce(s: Setting, raw: unknown, where: string, baseDir: string): Value
       return s.kind === 'path-list' ? list.map(path) : list;
     }
   }
+}
+
+/** The value, or a ConfigError naming the key and the bound it breaks. */
+function inLimits(s: Setting, n: number, shown: string, where: string): number {
+  const duration = s.kind === 'duration';
+  const min = s.limits?.min ?? 0;
+  const max = Math.min(s.limits?.max ?? Number.MAX_SAFE_INTEGER, duration ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER);
+  const show = (v: number): string => (duration ? formatDuration(v) : String(v));
+  if (n < min) {
+    const want = min === 0 ? 'zero or more' : min === 1 ? (duration ? 'positive' : 'at least 1') : `at least ${show(min)}`;
+    throw new ConfigError(`${where}: "${settingId(s)}" must be ${want}, got ${shown}`);
+  }
+  if (n > max) throw new ConfigError(`${where}: "${settingId(s)}" must be at most ${show(max)}, got ${shown}`);
+  return n;
 }
 
 /** Reads a TOML config file into raw values keyed by setting id. Unknown keys are errors. */
@@ -295,8 +332,8 @@ function validate(c: Config, requirePrimaryUrl: boolean): void {
   };
   need(c.keyFile !== '', 'key-file is not set');
   need(c.dbFile !== '', 'db-file is not set');
-  need(c.intervalMs > 0, 'interval must be positive');
-  need(c.timeoutMs > 0, 'timeout must be positive');
+  // Ranges of single values are checked as they are read (SETTINGS limits);
+  // what follows relates values to each other, or predates the limits.
   // Node's server timers take whole milliseconds; a day is far beyond any sane value.
   const DAY_MS = 86_400_000;
   const h = c.http;
@@ -308,10 +345,6 @@ function validate(c: Config, requirePrimaryUrl: boolean): void {
   if (c.role === 'primary') {
     const p = c.primary;
     need(p.sthFile !== '', '[primary] sth-file is not set');
-    need(p.maxRange >= 1, '[primary] max-range must be at least 1');
-    need(p.batchSize >= 1, '[primary] batch-size must be at least 1');
-    need(p.maxPending >= 1, '[primary] max-pending must be at least 1');
-    need(p.batchIntervalMs > 0, '[primary] batch-interval must be positive');
     need(p.maxVerifications >= 1, '[primary] max-verifications must be at least 1');
     need(
       p.maxVerificationsPerClient >= 1 && p.maxVerificationsPerClient <= p.maxVerifications,

@@ -290,7 +290,42 @@ export function parsePrivateKey(text: string, source = 'private key'): PrivateKe
 
 export function readPrivateKeyFile(file: string): PrivateKeySeed {
   const source = `private key file ${file}`;
+  checkPrivateKeyMode(file, source);
   return parsePrivateKey(readSmallFile(file, source), source);
+}
+
+/**
+ * ssh's rule (sshkey_perm_ok): a private key file owned by the user reading
+ * it must not be readable or writable by group or others. A file owned by
+ * someone else (root-owned, group-readable for a service account) is the
+ * owner's choice and is accepted, as ssh does.
+ */
+function checkPrivateKeyMode(file: string, source: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return; // readSmallFile names the problem (no such file, no permission)
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid !== undefined && st.uid !== uid) return;
+  const mode = st.mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new ConfigError(
+      `${source}: permissions ${mode.toString(8).padStart(4, '0')} are too open: a private key must not be accessible by group or others; ` +
+        `set mode 0600 with: chmod 600 ${file}`,
+    );
+  }
+}
+
+/** True when the text is a PEM block (a private key), false for anything else (a public key line or hex). */
+export function looksLikePem(text: string): boolean {
+  return text.trimStart().startsWith('-----BEGIN');
+}
+
+/** Reads a key file's text (at most a few KiB), for deciding what kind of key it holds. */
+export function readKeyFileText(file: string): string {
+  return readSmallFile(file, `key file ${file}`);
 }
 
 // -------------------------------------------------------------------- writing

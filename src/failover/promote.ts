@@ -10,8 +10,9 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig, type Config } from '../config/config.js';
-import { keyHash, publicKeyFromSeed } from '../crypto/index.js';
-import { readPrivateKeyFile, readPublicKeyFile } from '../crypto/keyfile.js';
+import { keyHash } from '../crypto/index.js';
+import { readPublicKeyFile } from '../crypto/keyfile.js';
+import { loadSigningKey } from '../crypto/signing-key.js';
 import { ConfigError } from '../errors.js';
 import type { SignedTreeHead } from '../formats/tree-head.js';
 import { bytesEqual, toHex } from '../hex.js';
@@ -34,7 +35,7 @@ export const PROMOTED_AT_SIZE_KEY = 'promoted-at-size';
 export interface PromoteOptions {
   /** The secondary's config file. */
   configFile: string;
-  /** The log's private signing key. */
+  /** The log's private signing key, or its public key file when an ssh-agent holds the key. */
   logKeyFile: string;
   /** Files (sth format, or saved get-tree-head answers) and URLs of the old primary's public API. */
   publishedHeads: readonly string[];
@@ -75,8 +76,11 @@ export async function promoteSecondary(opts: PromoteOptions, write: LineWriter):
   try {
     const tree = await book.step('The local tree is intact', (note) => checkIntegrity(store, state, note));
     const logKey = await book.step('The log key', (note) => checkLogKey(config, logKeyFile, note));
-    await book.step('Published tree heads', (note) => checkPublishedHeads(store, sthFile, opts.publishedHeads, logKey, tree, config.timeoutMs, note));
-    await book.step('Peers (other secondaries)', (note) => checkPeers(opts.peers, readInternalToken(config), tree, config.timeoutMs, note));
+    const outside = await book.step('Published tree heads', (note) => checkPublishedHeads(store, sthFile, opts.publishedHeads, logKey, tree, config.timeoutMs, note));
+    await book.step('Peers (other secondaries)', async (note) => {
+      const answered = await checkPeers(opts.peers, readInternalToken(config), tree, config.timeoutMs, note);
+      if (answered === 0 && outside === 0) warnOwnRecordOnly(note);
+    });
     const configText = primaryConfigText({
       secondaryConfigPath: opts.configFile,
       secondaryConfigText: readFileSync(opts.configFile, 'utf8'),
@@ -133,7 +137,16 @@ function checkIntegrity(store: TreeStore, state: DatabaseState, note: LineWriter
   return { size: result.size, rootAt: (size) => store.rootAt(size) };
 }
 
-function checkLogKey(config: Config, logKeyFile: string, note: LineWriter): PublicKey {
+async function readAsync<T>(what: () => Promise<T>, remedy: string): Promise<T> {
+  try {
+    return await what();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new RunbookRefusal(`${err.message}.`, remedy);
+    throw err;
+  }
+}
+
+async function checkLogKey(config: Config, logKeyFile: string, note: LineWriter): Promise<PublicKey> {
   const pubFile = config.secondary.logPubkeyFile;
   if (pubFile === '') {
     throw new RunbookRefusal(
@@ -150,14 +163,19 @@ function checkLogKey(config: Config, logKeyFile: string, note: LineWriter): Publ
     }
   };
   const logKey = read(() => readPublicKeyFile(pubFile), 'fix [secondary] log-pubkey-file in the config file.');
-  const signingKey = publicKeyFromSeed(read(() => readPrivateKeyFile(logKeyFile), 'give the log\'s private key (unencrypted OpenSSH Ed25519) with --log-key-file.'));
+  // A public key file: the new primary signs through the ssh-agent, which must hold the key now.
+  const signer = await readAsync(
+    () => loadSigningKey(logKeyFile, '--log-key-file'),
+    'give the log\'s private key (unencrypted OpenSSH Ed25519, mode 0600) with --log-key-file, or its public key file with the key loaded in the ssh-agent at SSH_AUTH_SOCK.',
+  );
+  const signingKey = signer.publicKey;
   if (!bytesEqual(signingKey, logKey)) {
     throw new RunbookRefusal(
-      `the private key in ${logKeyFile} (key hash ${toHex(keyHash(signingKey))}) is not the log's key in ${pubFile} (key hash ${toHex(keyHash(logKey))}).`,
+      `the key in ${logKeyFile} (key hash ${toHex(keyHash(signingKey))}) is not the log's key in ${pubFile} (key hash ${toHex(keyHash(logKey))}).`,
       'give the backup of the log\'s signing key. Never a new key: the log is identified by its key, and a new one makes a new log.',
     );
   }
-  note(`ok: ${logKeyFile} is the log's signing key (key hash ${toHex(keyHash(logKey))})`);
+  note(`ok: ${logKeyFile} is the log's signing key (key hash ${toHex(keyHash(logKey))}, ${signer.where})`);
   return logKey;
 }
 
@@ -169,8 +187,9 @@ async function checkPublishedHeads(
   tree: LocalTree,
   timeoutMs: number,
   note: LineWriter,
-): Promise<void> {
+): Promise<number> {
   let newest: { source: string; size: number } | undefined;
+  let outside = 0;
   const check = (source: string, head: SignedTreeHead): void => {
     const refusal = publishedHeadRefusal(source, head, logKey, tree);
     if (refusal !== undefined) throw refusal;
@@ -190,7 +209,10 @@ async function checkPublishedHeads(
   for (const spec of specs) {
     const found = await readPublishedHead(spec, timeoutMs);
     if (isUnreachable(found)) note(`${spec}: not reachable, skipped (${found.unreachable})`);
-    else check(spec, found);
+    else {
+      check(spec, found);
+      outside++;
+    }
   }
   if (newest === undefined) {
     throw new RunbookRefusal(
@@ -200,13 +222,34 @@ async function checkPublishedHeads(
     );
   }
   note(`ok: the newest published tree head has size ${newest.size} (${newest.source}); this node's tree (size ${tree.size}) extends it`);
+  return outside;
 }
 
-async function checkPeers(peers: readonly string[], token: string | undefined, tree: LocalTree, timeoutMs: number, note: LineWriter): Promise<void> {
+/**
+ * Neither a published head from outside this node nor a peer: the only
+ * evidence is what this node itself last verified, which misses anything the
+ * old primary published later. Not a refusal (the old primary may be gone
+ * for good), but the operator must know, and how to do better.
+ */
+function warnOwnRecordOnly(note: LineWriter): void {
+  note(
+    'WARNING: no --published-head could be read and no --peer answered, so these checks rely only on this node\'s own record ' +
+      'of the last published tree head. If the old primary published a larger head after this node last verified one, ' +
+      'promoting this node forks the log.',
+  );
+  note(
+    'to supply one: --published-head FILE|URL with the old primary\'s sth file, its public URL if it still answers, or a tree head ' +
+      'saved from get-tree-head (a monitor\'s or witness\'s latest); and --peer URL with the internal URL of every other secondary.',
+  );
+}
+
+/** Returns how many peers answered. */
+async function checkPeers(peers: readonly string[], token: string | undefined, tree: LocalTree, timeoutMs: number, note: LineWriter): Promise<number> {
   if (peers.length === 0) {
     note('no --peer given: make sure no other secondary holds more of the log than this node (compare their get-tree-head-unsigned)');
-    return;
+    return 0;
   }
+  let answered = 0;
   for (const peer of peers) {
     const head = await fetchPeerHead(peer, token, timeoutMs);
     if (isUnreachable(head)) {
@@ -216,7 +259,9 @@ async function checkPeers(peers: readonly string[], token: string | undefined, t
     const refusal = peerRefusal(peer, head, tree);
     if (refusal !== undefined) throw refusal;
     note(`${peer}: size ${head.size} ≤ ${tree.size}, same root at that size: ok`);
+    answered++;
   }
+  return answered;
 }
 
 interface SwitchPlan {

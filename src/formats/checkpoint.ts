@@ -4,7 +4,7 @@
 // "time <t>\n" and then the same body, per C2SP tlog-cosignature.
 import { ed25519Verify, keyHash } from '../crypto/index.js';
 import { bytesEqual, toBase64, toHex } from '../hex.js';
-import type { Hash, PublicKey, Signer } from '../types.js';
+import type { AsyncSigner, Hash, PublicKey, Signer } from '../types.js';
 import { formatInt } from './ascii.js';
 import type { Cosignature, SignedTreeHead, TreeHead } from './tree-head.js';
 
@@ -23,23 +23,37 @@ export function checkpointBody(logKeyHash: Hash, treeHead: TreeHead): string {
   return `${logOrigin(logKeyHash)}\n${formatInt(treeHead.size)}\n${toBase64(treeHead.rootHash)}\n`;
 }
 
+/** Signs with an in-memory key (tests, tools). Nodes sign through signTreeHeadWith. */
 export function signTreeHead(signer: Signer, treeHead: TreeHead): SignedTreeHead {
   const body = checkpointBody(keyHash(signer.publicKey), treeHead);
   return { size: treeHead.size, rootHash: treeHead.rootHash, signature: signer.sign(utf8.encode(body)) };
 }
 
+/** Signs with the node's key, in memory or in an ssh-agent; rejects when the key cannot sign. */
+export async function signTreeHeadWith(signer: AsyncSigner, treeHead: TreeHead): Promise<SignedTreeHead> {
+  const body = checkpointBody(keyHash(signer.publicKey), treeHead);
+  const signature = await signer.sign(utf8.encode(body));
+  return { size: treeHead.size, rootHash: treeHead.rootHash, signature };
+}
+
 /**
- * signTreeHead that remembers its last answer: a secondary is asked for its
- * signed head on every gate poll, and the head rarely changes between polls.
- * Ed25519 signatures are deterministic, so the bytes are the same either way.
+ * signTreeHeadWith that remembers its last answer: a secondary is asked for
+ * its signed head on every gate poll, and the head rarely changes between
+ * polls. Ed25519 signatures are deterministic, so the bytes are the same
+ * either way. Concurrent polls for the same head share one signing; a failed
+ * signing is not remembered, so the next poll tries again.
  */
-export function cachedTreeHeadSigner(signer: Signer): (treeHead: TreeHead) => SignedTreeHead {
-  let last: SignedTreeHead | undefined;
+export function cachedTreeHeadSigner(signer: AsyncSigner): (treeHead: TreeHead) => Promise<SignedTreeHead> {
+  let last: { size: number; rootHash: Hash; signed: Promise<SignedTreeHead> } | undefined;
   return (treeHead) => {
     if (last === undefined || last.size !== treeHead.size || !bytesEqual(last.rootHash, treeHead.rootHash)) {
-      last = signTreeHead(signer, treeHead);
+      const entry = { size: treeHead.size, rootHash: treeHead.rootHash, signed: signTreeHeadWith(signer, treeHead) };
+      last = entry;
+      entry.signed.catch(() => {
+        if (last === entry) last = undefined;
+      });
     }
-    return last;
+    return last.signed;
   };
 }
 

@@ -26,7 +26,7 @@ export interface ReplicationSource {
 
 /** A secondary's own signed head, for the primary's replication gate. */
 export interface CosignSource {
-  treeHeadToCosign(): SignedTreeHead;
+  treeHeadToCosign(): SignedTreeHead | Promise<SignedTreeHead>;
 }
 
 class Unauthorized extends LogError {
@@ -62,7 +62,7 @@ export function internalRoutes(source: ReplicationSource, maxRange: number, cosi
     },
   ];
   if (cosign !== undefined) {
-    const handle = (): Reply => ok(formatSignedTreeHead(cosign.treeHeadToCosign()));
+    const handle = async (): Promise<Reply> => ok(formatSignedTreeHead(await cosign.treeHeadToCosign()));
     routes.push({ method: 'GET', name: 'get-tree-head-to-cosign', args: 0, handle });
     // The name today's log-go primary calls, so either implementation can sit on either side.
     routes.push({ method: 'GET', name: 'get-secondary-tree-head', args: 0, handle });

@@ -17,10 +17,10 @@ import { runPeriodically } from '../periodic.js';
 import { RepeatFilter } from '../log-repeats.js';
 import { Sequencer } from './sequencer.js';
 import type { TreeStore } from '../tree/store.js';
-import type { Signer } from '../types.js';
+import type { LoadedSigner } from '../crypto/signing-key.js';
 import { VerifyPool } from '../crypto/verify-pool.js';
 import { buildPrimaryExtensions, type ExtensionContext } from './extensions.js';
-import { persistPublishedHead, startupTreeHead } from './startup.js';
+import { persistPublishedHead, planStartup, startupTreeHead } from './startup.js';
 import { VerificationSlots } from './verification-slots.js';
 import { PrimaryStatus } from '../ops/primary-status.js';
 import { buildInfoFamily, buildRegistry } from '../ops/exposition.js';
@@ -32,7 +32,7 @@ export interface PrimaryExtensions {
   gate?: ReplicationGate;
   cosigner?: Cosigner;
   limiter?: SubmissionLimiter;
-  /** Runs once the tree is open and before serving, e.g. the "not forked" check against secondaries. */
+  /** Runs after every configured file was read and before the first head is signed: the "not forked" check against secondaries. */
   beforeServing?: () => Promise<void>;
   /** Releases what the extensions hold (connections). */
   close?: () => Promise<void>;
@@ -49,7 +49,11 @@ export interface RunningPrimary {
 export type ExtensionBuilder = (ctx: ExtensionContext) => PrimaryExtensions | Promise<PrimaryExtensions>;
 
 export async function runPrimary(config: Config, log: Logger, extend: ExtensionBuilder = buildPrimaryExtensions): Promise<RunningPrimary> {
-  const signer = loadSigner(config);
+  // Startup order (doc/design.md "Startup order"): every configured file is
+  // read and checked, and the "not forked" check has passed, before the first
+  // signature or write of a tree head; a refusal leaves the files as they were.
+  const signer = await loadSigner(config);
+  const token = readInternalToken(config);
   const { tree, state } = openTreeForNode(config.dbFile, 'primary');
   // What has been opened, closed in reverse order on stop, or at once when
   // starting fails half-way (a refused fork check, a port in use).
@@ -58,7 +62,7 @@ export async function runPrimary(config: Config, log: Logger, extend: ExtensionB
     for (const close of opened.reverse()) await close();
   };
   try {
-    return await startPrimary(config, log, extend, signer, tree, state, opened, closeAll);
+    return await startPrimary(config, log, extend, signer, token, tree, state, opened, closeAll);
   } catch (err) {
     await closeAll();
     throw err;
@@ -69,7 +73,8 @@ async function startPrimary(
   config: Config,
   log: Logger,
   extend: ExtensionBuilder,
-  signer: Signer,
+  signer: LoadedSigner,
+  token: string | undefined,
   tree: TreeStore,
   state: LifecycleState,
   opened: Array<() => unknown>,
@@ -77,10 +82,8 @@ async function startPrimary(
 ): Promise<RunningPrimary> {
   const logKeyHash = keyHash(signer.publicKey);
   const sthFile = new SthFile(config.primary.sthFile);
-  const published = new PublishedHead(startupTreeHead(sthFile, tree, signer, log));
+  const plan = planStartup(sthFile, tree, signer.publicKey);
   const version = versionString();
-  log.info(`sigsum-log ${version}; log key hash ${toHex(logKeyHash)}; lifecycle state ${state}; local tree size ${tree.size()}, published size ${published.size}`, { size: published.size, local_size: tree.size(), version });
-
   const status = new PrimaryStatus({
     version,
     logKeyHashHex: toHex(logKeyHash),
@@ -91,6 +94,8 @@ async function startPrimary(
   const ext = await extend({ config, log, logPublicKey: signer.publicKey, logKeyHash, tree, observe: { gate: status, cosign: status } });
   if (ext.close !== undefined) opened.push(ext.close);
   await ext.beforeServing?.();
+  const published = new PublishedHead(await startupTreeHead(plan, sthFile, signer, log));
+  log.info(`sigsum-log ${version}; log key hash ${toHex(logKeyHash)} (${signer.where}); lifecycle state ${state}; local tree size ${tree.size()}, published size ${published.size}`, { size: published.size, local_size: tree.size(), version });
   const gate: ReplicationGate = ext.gate ?? singleNodeGate(log);
 
   const sequencer = new Sequencer(tree, config.primary, log);
@@ -131,7 +136,6 @@ async function startPrimary(
   });
   const registry = buildRegistry([buildInfoFamily(version), ...status.families()]);
 
-  const token = readInternalToken(config);
   const internal = internalApp(
     internalRoutes(
       {

@@ -4,6 +4,7 @@
 // secondary's configured key and the head is a prefix of the primary's tree.
 // Anything else (unreachable, slow, badly signed, ahead, inconsistent) counts
 // as size 0, so no head is ever published that a secondary has not stored.
+import { keyHash } from '../crypto/index.js';
 import { readPublicKeyFile } from '../crypto/keyfile.js';
 import { ConfigError, UpstreamError } from '../errors.js';
 import { verifyTreeHeadSignature } from '../formats/checkpoint.js';
@@ -60,6 +61,16 @@ export function buildReplicationGate(ctx: ExtensionContext): ReplicationParts | 
   if (urls.length === 0) return undefined;
   const token = readInternalToken(config);
   const publicKeys = config.primary.secondaryPubkeyFiles.map((f) => readPublicKeyFile(f));
+  publicKeys.forEach((key, i) => {
+    // A secondary's own heads have the log's origin when it holds the log
+    // key: it would sign log checkpoints of sizes the log never published.
+    if (bytesEqual(key, ctx.logPublicKey)) {
+      throw new ConfigError(
+        `[primary] secondary-pubkey-file ${config.primary.secondaryPubkeyFiles[i]} is the log's own key (key hash ${toHex(keyHash(key))}); ` +
+          'each secondary needs a key of its own (sigsum-log keygen), never the log key',
+      );
+    }
+  });
   const clients = urls.map((url) => new InternalApiClient({ baseUrl: url, token, timeoutMs: config.timeoutMs, connections: 1 }));
   const secondaries = clients.map((client, i): GateSecondary => ({ name: client.baseUrl, publicKey: publicKeys[i] as PublicKey, source: client }));
   log.info(`replication gate: ${secondaries.length} secondar${secondaries.length === 1 ? 'y' : 'ies'} (${secondaries.map((s) => s.name).join(', ')})`);

@@ -7,12 +7,12 @@
 //  - every published head is consistent with the previous one (verified with
 //    a consistency proof from the store before signing).
 import type { CosignedTreeHead, Cosignature, SignedTreeHead, TreeHead } from '../formats/tree-head.js';
-import { signTreeHead } from '../formats/checkpoint.js';
+import { signTreeHeadWith } from '../formats/checkpoint.js';
 import type { Logger } from '../log.js';
 import { RepeatFilter } from '../log-repeats.js';
 import { verifyConsistency } from '../tree/verify.js';
 import { bytesEqual } from '../hex.js';
-import type { Hash, Signer } from '../types.js';
+import type { AsyncSigner, Hash } from '../types.js';
 import type { PublishedHead } from './published-head.js';
 
 /** The tree reads rotation needs. */
@@ -47,7 +47,8 @@ export type RotationOutcome = 'published' | 'unchanged' | 'gate_held' | 'quorum_
 
 export interface RotatorDeps {
   tree: RotationTree;
-  signer: Signer;
+  /** In memory or an ssh-agent; a failed signing fails the rotation and keeps the old head. */
+  signer: AsyncSigner;
   gate: ReplicationGate;
   cosigner: Cosigner | undefined;
   /** Makes a head durable (sth file, then cosignatures). Durable once it returns. */
@@ -68,7 +69,10 @@ export class Rotator {
     this.repeats = new RepeatFilter(deps.log);
   }
 
-  /** One rotation. Never throws for a failed gate or quorum; keeps the old head then. */
+  /**
+   * One rotation. Never throws for a failed gate or quorum; keeps the old head
+   * then. Throws when the key cannot sign (agent gone): nothing is published.
+   */
   async rotate(): Promise<CosignedTreeHead> {
     const { tree, published, log } = this.deps;
     const previous = published.current;
@@ -84,7 +88,7 @@ export class Rotator {
     }
     const next: TreeHead = { size, rootHash: tree.rootAt(size) };
     checkConsistent(previous, next, tree);
-    const sth = signTreeHead(this.deps.signer, next);
+    const sth = await signTreeHeadWith(this.deps.signer, next);
 
     let cosignatures: Cosignature[] = [];
     if (this.deps.cosigner !== undefined) {

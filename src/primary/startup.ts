@@ -3,13 +3,13 @@
 // forking the log.
 import { ConfigError } from '../errors.js';
 import { formatCosignedTreeHead, parseCosignedTreeHead } from '../formats/messages.js';
-import { signTreeHead, verifyTreeHeadSignature } from '../formats/checkpoint.js';
-import type { CosignedTreeHead, SignedTreeHead } from '../formats/tree-head.js';
+import { signTreeHeadWith, verifyTreeHeadSignature } from '../formats/checkpoint.js';
+import type { CosignedTreeHead, SignedTreeHead, TreeHead } from '../formats/tree-head.js';
 import { bytesEqual, toHex } from '../hex.js';
 import type { Logger } from '../log.js';
 import type { SthFile } from '../storage/sth-file.js';
 import { emptyRoot } from '../tree/hash.js';
-import type { Hash, Signer } from '../types.js';
+import type { AsyncSigner, Hash, PublicKey } from '../types.js';
 
 /** The tree and metadata reads startup needs. */
 export interface StartupTree {
@@ -22,10 +22,17 @@ export interface StartupTree {
 const COSIGNED_META_KEY = 'published-cosigned-tree-head';
 
 /**
- * Returns the head to serve at start. Signs and stores a first head when the
- * startup file asks for one; refuses (ConfigError) on anything inconsistent.
+ * What startup will serve, decided without signing or writing anything: the
+ * head in the sth file (checked against the tree and the log key), or a first
+ * head to sign because the startup file asks for one. Signing waits until
+ * every other startup check (config files, the "not forked" check) passed.
  */
-export function startupTreeHead(sthFile: SthFile, tree: StartupTree, signer: Signer, log: Logger): CosignedTreeHead {
+export type StartupPlan =
+  | { kind: 'resume'; head: CosignedTreeHead }
+  | { kind: 'first'; mode: 'empty' | 'local-tree'; treeHead: TreeHead };
+
+/** Refuses (ConfigError) on anything inconsistent; never signs or writes. */
+export function planStartup(sthFile: SthFile, tree: StartupTree, logPublicKey: PublicKey): StartupPlan {
   const mode = sthFile.readStartup();
   const haveSth = sthFile.exists();
   if (mode !== undefined && haveSth) {
@@ -36,11 +43,7 @@ export function startupTreeHead(sthFile: SthFile, tree: StartupTree, signer: Sig
   if (mode !== undefined) {
     const size = mode === 'empty' ? 0 : tree.size();
     const rootHash = size === 0 ? emptyRoot() : tree.rootAt(size);
-    const sth = signTreeHead(signer, { size, rootHash });
-    sthFile.store(sth); // crash-safe point: from here the sth file is the reference
-    sthFile.removeStartup();
-    log.info(`startup=${mode}: signed and stored the first tree head, size ${size}`);
-    return { ...sth, cosignatures: [] };
+    return { kind: 'first', mode, treeHead: { size, rootHash } };
   }
   if (!haveSth) {
     throw new ConfigError(
@@ -48,7 +51,7 @@ export function startupTreeHead(sthFile: SthFile, tree: StartupTree, signer: Sig
     );
   }
   const sth = sthFile.load();
-  if (!verifyTreeHeadSignature(signer.publicKey, sth)) {
+  if (!verifyTreeHeadSignature(logPublicKey, sth)) {
     throw new ConfigError(`the signature in ${sthFile.path} does not verify with the log key in key-file`);
   }
   const localSize = tree.size();
@@ -63,7 +66,20 @@ export function startupTreeHead(sthFile: SthFile, tree: StartupTree, signer: Sig
       `the local tree's root at size ${sth.size} (${toHex(localRoot)}) differs from ${sthFile.path} (${toHex(sth.rootHash)}): the database does not hold this log`,
     );
   }
-  return { ...sth, cosignatures: storedCosignatures(tree, sth) };
+  return { kind: 'resume', head: { ...sth, cosignatures: storedCosignatures(tree, sth) } };
+}
+
+/**
+ * Carries out the plan: for a first head, signs it, stores it, and only then
+ * removes the startup file. A signing failure leaves both files as they were.
+ */
+export async function startupTreeHead(plan: StartupPlan, sthFile: SthFile, signer: AsyncSigner, log: Logger): Promise<CosignedTreeHead> {
+  if (plan.kind === 'resume') return plan.head;
+  const sth = await signTreeHeadWith(signer, plan.treeHead);
+  sthFile.store(sth); // crash-safe point: from here the sth file is the reference
+  sthFile.removeStartup();
+  log.info(`startup=${plan.mode}: signed and stored the first tree head, size ${sth.size}`);
+  return { ...sth, cosignatures: [] };
 }
 
 /** Cosignatures kept in the database for the head in the sth file, if they belong to it. */

@@ -6,7 +6,9 @@ import type { Config } from '../config/config.js';
 import { keyHash } from '../crypto/index.js';
 import { readPublicKeyFile } from '../crypto/keyfile.js';
 import { cachedTreeHeadSigner } from '../formats/checkpoint.js';
-import { toHex } from '../hex.js';
+import type { SignedTreeHead } from '../formats/tree-head.js';
+import { ConfigError, UnavailableError } from '../errors.js';
+import { bytesEqual, toHex } from '../hex.js';
 import { startServer, type RunningServer } from '../http/serve.js';
 import { internalApp, internalRoutes } from '../internal-api/app.js';
 import type { Logger } from '../log.js';
@@ -40,8 +42,14 @@ export interface RunningSecondary {
 }
 
 export async function runSecondary(config: Config, log: Logger): Promise<RunningSecondary> {
-  const signer = loadSigner(config);
+  const signer = await loadSigner(config);
   const logPublicKey = config.secondary.logPubkeyFile === '' ? undefined : readPublicKeyFile(config.secondary.logPubkeyFile);
+  if (logPublicKey !== undefined && bytesEqual(logPublicKey, signer.publicKey)) {
+    throw new ConfigError(
+      `key-file ${config.keyFile} holds the log's own key (key hash ${toHex(keyHash(logPublicKey))}, as in [secondary] log-pubkey-file); ` +
+        "a secondary signs its replicated heads with a key of its own (sigsum-log keygen), never the log key",
+    );
+  }
   const token = readInternalToken(config);
   const tree = openTreeForRole(config.dbFile, 'replica');
   let upstream: InternalApiClient | undefined;
@@ -62,11 +70,26 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
     status.attach({ replicatedSize: () => tree.size(), verifiedSize: () => replicator.verifiedHead.size, diverged: () => replicator.diverged });
     const registry = buildRegistry([buildInfoFamily(version), ...status.families()]);
     log.info(
-      `sigsum-log ${version}; secondary key hash ${toHex(keyHash(signer.publicKey))}; lifecycle state replica; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +
+      `sigsum-log ${version}; secondary key hash ${toHex(keyHash(signer.publicKey))} (${signer.where}); lifecycle state replica; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +
         (logPublicKey === undefined ? '' : '; keeping the published tree head (log-pubkey-file set)'),
       { size: replicator.verifiedHead.size, local_size: tree.size(), upstream: upstream.baseUrl },
     );
     const signVerifiedHead = cachedTreeHeadSigner(signer);
+    const signingErrors = new RepeatFilter(log);
+    // The primary polls this every rotation: a key that cannot sign (agent
+    // gone) is a 503 to it and one log line here, until signing works again.
+    const treeHeadToCosign = async (): Promise<SignedTreeHead> => {
+      let head: SignedTreeHead;
+      try {
+        head = await signVerifiedHead(replicator.verifiedHead);
+      } catch (err) {
+        const message = (err as Error)?.message ?? String(err);
+        signingErrors.report('error', 'sign', (err as Error)?.name ?? 'error', `cannot sign this node's tree head for the primary: ${message}`);
+        throw new UnavailableError(`this secondary cannot sign its tree head now: ${message}`);
+      }
+      if (signingErrors.clear('sign')) log.info("signing this node's tree head succeeds again");
+      return head;
+    };
     const internal = internalApp(
       internalRoutes(
         {
@@ -78,7 +101,7 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
         SECONDARY_INTERNAL_MAX_RANGE,
         // Same checkpoint format as a log's head, with this node's key, so its origin is
         // sigsum.org/v1/tree/<hash of the secondary's key>.
-        { treeHeadToCosign: () => signVerifiedHead(replicator.verifiedHead) },
+        { treeHeadToCosign },
       ).concat([metricsRoute(registry), healthRoute(() => status.health())]),
       config.urlPrefix,
       token,

@@ -64,7 +64,7 @@ async function answer(witness: Witness, base: string, req: HttpRequest, log: Log
 /** add-checkpoint's answer, a 409 with the witness's size included; never rejects. */
 async function addCheckpoint(witness: Witness, req: HttpRequest, log: Logger): Promise<Reply> {
   try {
-    return textReply(200, witness.addCheckpoint(new Uint8Array(await req.body(MAX_ADD_CHECKPOINT_BODY))));
+    return textReply(200, await witness.addCheckpoint(new Uint8Array(await req.body(MAX_ADD_CHECKPOINT_BODY))));
   } catch (err) {
     if (err instanceof ConflictError) {
       return textReply(409, formatTlogSize(err.size), { 'content-type': TLOG_SIZE_CONTENT_TYPE });

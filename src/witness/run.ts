@@ -1,8 +1,9 @@
 // Starts a witness from files: its key, the log keys it accepts, its state
 // file, and an address to listen on. Used by `sigsum-log witness` and by
 // in-process local setups.
-import { keyHash, signerFromSeed } from '../crypto/index.js';
-import { readPrivateKeyFile, readPublicKeyFile } from '../crypto/keyfile.js';
+import { keyHash } from '../crypto/index.js';
+import { readPublicKeyFile } from '../crypto/keyfile.js';
+import { loadSigningKey } from '../crypto/signing-key.js';
 import { ConfigError } from '../errors.js';
 import { toHex } from '../hex.js';
 import type { Logger } from '../log.js';
@@ -17,7 +18,7 @@ import { httpFamilies } from '../ops/primary-status.js';
 import { versionString } from '../version.js';
 
 export interface WitnessSettings {
-  /** OpenSSH Ed25519 private key file of the witness. */
+  /** OpenSSH Ed25519 private key file of the witness, or its public key file (signing through $SSH_AUTH_SOCK). */
   keyFile: string;
   /** Public key files of the logs to cosign (ssh-ed25519 line or hex). */
   logPubkeyFiles: readonly string[];
@@ -40,7 +41,7 @@ export interface RunningWitness {
 
 export async function startWitness(settings: WitnessSettings, log: Logger): Promise<RunningWitness> {
   if (settings.logPubkeyFiles.length === 0) throw new ConfigError('witness: at least one log public key file is needed');
-  const signer = signerFromSeed(readPrivateKeyFile(settings.keyFile));
+  const signer = await loadSigningKey(settings.keyFile, 'witness --key-file');
   const logKeys = settings.logPubkeyFiles.map(readPublicKeyFile);
   const witness = new Witness({
     signer,
@@ -56,7 +57,7 @@ export async function startWitness(settings: WitnessSettings, log: Logger): Prom
   const server = await startServer(witnessApp(witness, settings.urlPrefix ?? '', log, { registry, addCheckpoint }), settings.listen);
   const url = `http://${server.address}${normalizePrefix(settings.urlPrefix ?? '')}`;
   const keyHashHex = toHex(keyHash(signer.publicKey));
-  log.info(`sigsum-log ${versionString()} witness; key hash ${keyHashHex}, key name ${witness.keyName}; logs: ${witness.origins().join(', ')}`);
+  log.info(`sigsum-log ${versionString()} witness; key hash ${keyHashHex} (${signer.where}), key name ${witness.keyName}; logs: ${witness.origins().join(', ')}`);
   log.info(`witness listening on ${url}`);
   return { url, witness, keyHashHex, server, stop: () => server.close() };
 }

@@ -4,10 +4,10 @@
 // cosigned, then records and cosigns it. No HTTP here: errors are thrown as
 // typed LogErrors carrying the status the spec requires.
 import { ed25519Verify, keyHash, sha256 } from '../crypto/index.js';
-import { BadRequestError, ConfigError, ForbiddenError, NotFoundError } from '../errors.js';
+import { BadRequestError, ConfigError, ForbiddenError, NotFoundError, UnavailableError } from '../errors.js';
 import { bytesEqual, fromBase64, toHex } from '../hex.js';
 import type { Logger } from '../log.js';
-import { asHash, asSignature, HASH_SIZE, SIGNATURE_SIZE, type Hash, type PublicKey, type Signer } from '../types.js';
+import { asHash, asSignature, HASH_SIZE, SIGNATURE_SIZE, type AsyncSigner, type Hash, type PublicKey, type Signature } from '../types.js';
 import { COSIGNATURE_NAMESPACE, logOrigin } from '../formats/checkpoint.js';
 import { formatInt } from '../formats/ascii.js';
 import {
@@ -28,7 +28,8 @@ import { parseAddCheckpointRequest } from './protocol.js';
 import type { WitnessState } from './state.js';
 
 export interface WitnessOptions {
-  signer: Signer;
+  /** In memory or an ssh-agent. */
+  signer: AsyncSigner;
   /** Sigsum log keys this witness cosigns for; each log's origin is derived from its key. */
   logKeys: readonly PublicKey[];
   state: WitnessState;
@@ -53,6 +54,7 @@ export class Witness {
   readonly publicKey: PublicKey;
   private readonly logs = new Map<string, PublicKey>();
   private readonly byOriginHash = new Map<string, string>();
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: WitnessOptions) {
     this.publicKey = opts.signer.publicKey;
@@ -72,11 +74,18 @@ export class Witness {
 
   /**
    * Handles one add-checkpoint request body and returns the response body
-   * (one cosignature line). Runs synchronously from reading the stored size
-   * to the durable update, so on Node's single thread the check-and-update
-   * is atomic: two concurrent requests can never roll the state back.
+   * (one cosignature line). Requests run one at a time, from reading the
+   * stored size to the durable update, so the check-and-update is atomic even
+   * though signing (an ssh-agent) is asynchronous: two concurrent requests can
+   * never roll the state back.
    */
-  addCheckpoint(body: string | Uint8Array): string {
+  addCheckpoint(body: string | Uint8Array): Promise<string> {
+    const run = this.queue.then(() => this.addCheckpointNow(body));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async addCheckpointNow(body: string | Uint8Array): Promise<string> {
     const req = parseAddCheckpointRequest(body);
     const note = parseSignedNote(req.checkpoint);
     const head = parseCheckpointText(note.text);
@@ -99,7 +108,7 @@ export class Witness {
     const cosignature = {
       keyHash: keyHash(this.publicKey),
       timestamp,
-      signature: this.opts.signer.sign(utf8.encode(message)),
+      signature: await this.signOrUnavailable(utf8.encode(message)),
     };
     const line = formatCosignatureLine(this.publicKey, cosignature, this.keyName);
     // Kept as monitors are served it: the verified log signatures and ours.
@@ -107,6 +116,15 @@ export class Witness {
     this.opts.state.put({ origin: head.origin, note: storedNote }); // crash-safe point: durable before we answer
     if (head.size !== storedSize) this.opts.log.debug(`cosigned ${head.origin} at size ${head.size}`);
     return line;
+  }
+
+  /** A key that cannot sign now (ssh-agent gone) is a 503: the log retries, nothing is stored. */
+  private async signOrUnavailable(message: Uint8Array): Promise<Signature> {
+    try {
+      return await this.opts.signer.sign(message);
+    } catch (err) {
+      throw new UnavailableError(`the witness cannot sign now: ${(err as Error)?.message ?? String(err)}`);
+    }
   }
 
   /** The latest cosigned checkpoint for the origin whose SHA-256 is `originHashHex`, for monitors. */

@@ -97,11 +97,11 @@ test('config: errors name the key', () => {
     [MINIMAL + 'sth-flie = "x"\n', /unknown key "primary.sth-flie"/],
     ['colour = "blue"\n' + MINIMAL, /unknown key "colour"/],
     [MINIMAL.replace('[primary]', 'interval = "10"\n[primary]'), /"interval": invalid duration "10"/],
-    [MINIMAL + 'max-range = "many"\n', /"primary.max-range" must be a non-negative integer/],
+    [MINIMAL + 'max-range = "many"\n', /"primary.max-range" must be an integer/],
     [MINIMAL + 'allow-test-domain = "yes"\n', /"primary.allow-test-domain" must be true or false/],
     [MINIMAL + 'secondary-url = ["http://a"]\n', /secondary-url has 1 entries but secondary-pubkey-file has 0/],
     [MINIMAL.replace('sth-file = "sth"', ''), /sth-file is not set/],
-    [MINIMAL + 'max-range = 0\n', /max-range must be at least 1/],
+    [MINIMAL + 'max-range = 0\n', /"primary.max-range" must be at least 1, got 0/],
     ['key-file = "k"\ndb-file = "d"\nlog-level = "loud"\n[primary]\nsth-file = "s"\n', /log-level must be/],
     ['key-file = \n', /config file/],
     [MINIMAL.replace('[primary]', 'headers-timeout = "20s"\n[primary]'), /headers-timeout \(20000ms\) must not exceed request-timeout \(10000ms\)/],
@@ -143,5 +143,40 @@ test('cli: --help documents every config key; a bad config exits 2 with the mess
     assert.match(r.output, /unknown key "primary.nonsense"/);
   } finally {
     c.remove();
+  }
+});
+
+test('cli: values out of range are refused at start naming the key: exit 2 and a message, never a RangeError or a timer that fires at once', async () => {
+  const top = (line: string): string => line + '\n' + MINIMAL;
+  const primary = (line: string): string => MINIMAL + line + '\n';
+  const cases: Array<{ name: string; text: string; flags?: string[]; role?: 'primary' | 'secondary'; message: RegExp }> = [
+    { name: 'timeout above what timers accept', text: top('timeout = "2147483648ms"'), message: /"timeout" must be at most 10m, got "2147483648ms"/ },
+    { name: 'timeout of a month', text: top('timeout = "720h"'), message: /"timeout" must be at most 10m, got "720h"/ },
+    { name: 'timeout zero', text: top('timeout = "0"'), message: /"timeout" must be positive, got "0"/ },
+    { name: 'fractional milliseconds', text: top('timeout = "1.5ms"'), message: /"timeout" must be a whole number of milliseconds, got "1.5ms"/ },
+    { name: 'microseconds', text: primary('batch-interval = "500us"'), message: /"primary.batch-interval" must be a whole number of milliseconds/ },
+    { name: 'interval of days', text: top('interval = "72h"'), message: /"interval" must be at most 1h, got "72h"/ },
+    { name: 'interval zero', text: top('interval = "0"'), message: /"interval" must be positive/ },
+    { name: 'secondary interval of days', role: 'secondary', text: 'key-file = "k"\ndb-file = "d"\ninterval = "48h"\n[secondary]\nprimary-url = "http://127.0.0.1:1"\n', message: /"interval" must be at most 1h, got "48h"/ },
+    { name: 'idle-interval of days', text: primary('idle-interval = "72h"'), message: /"primary.idle-interval" must be at most 24h, got "72h"/ },
+    { name: 'batch-interval of hours', text: primary('batch-interval = "2h"'), message: /"primary.batch-interval" must be at most 1m, got "2h"/ },
+    { name: 'max-range zero', text: primary('max-range = 0'), message: /"primary.max-range" must be at least 1, got 0/ },
+    { name: 'max-range negative', text: primary('max-range = -5'), message: /"primary.max-range" must be at least 1, got -5/ },
+    { name: 'max-range huge', text: primary('max-range = 1000000000'), message: /"primary.max-range" must be at most 65536, got 1000000000/ },
+    { name: 'batch-size zero', text: primary('batch-size = 0'), message: /"primary.batch-size" must be at least 1, got 0/ },
+    { name: 'max-pending negative', text: primary('max-pending = -1'), message: /"primary.max-pending" must be at least 1, got -1/ },
+    { name: 'flag interval of days', text: MINIMAL, flags: ['--interval', '100h'], message: /flag --interval: "interval" must be at most 1h, got "100h"/ },
+    { name: 'flag max-range negative', text: MINIMAL, flags: ['--max-range', '-3'], message: /flag --max-range: "primary.max-range" must be at least 1, got -3/ },
+  ];
+  for (const c of cases) {
+    const file = withConfig(c.text);
+    try {
+      const r = await runCli(['--role', c.role ?? 'primary', '--config', file.file, ...(c.flags ?? [])], 20_000);
+      assert.equal(r.code, 2, `${c.name}: ${r.output}`);
+      assert.match(r.output, c.message, c.name);
+      assert.doesNotMatch(r.output, /RangeError|TimeoutOverflowWarning|\n\s+at /, `${c.name}: a message, not a stack`);
+    } finally {
+      file.remove();
+    }
   }
 });

@@ -264,7 +264,7 @@ test('readPrivateKeyFile rejects malformed keys, naming the file', (t) => {
   ];
   for (const [name, content, pattern] of cases) {
     const file = path.join(dir, name);
-    fs.writeFileSync(file, content);
+    fs.writeFileSync(file, content, { mode: 0o600 });
     expectConfigError(() => readPrivateKeyFile(file), new RegExp(`^private key file ${file}: `), pattern);
   }
   expectConfigError(() => readPrivateKeyFile(path.join(dir, 'absent')), /absent: no such file/);
@@ -276,4 +276,26 @@ test('readPublicKeyFile names the file in errors', (t) => {
   fs.writeFileSync(file, 'ssh-ed25519 nope!');
   expectConfigError(() => readPublicKeyFile(file), new RegExp(`^public key file ${file}: invalid base64`));
   expectConfigError(() => readPublicKeyFile(path.join(dir, 'absent')), /public key file .*absent: no such file/);
+});
+
+test('a private key file readable or writable by group or others is refused, as ssh does, naming the file and chmod 600', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'k');
+  const seed = generateSeed();
+  writeKeyPair(file, seed);
+  for (const mode of [0o644, 0o640, 0o604, 0o660, 0o620, 0o602]) {
+    fs.chmodSync(file, mode);
+    expectConfigError(
+      () => readPrivateKeyFile(file),
+      new RegExp(`^private key file ${file}: permissions ${mode.toString(8).padStart(4, '0')} are too open`),
+      new RegExp(`chmod 600 ${file}$`),
+    );
+  }
+  for (const mode of [0o600, 0o400]) {
+    fs.chmodSync(file, mode);
+    assert.deepEqual(readPrivateKeyFile(file), seed, `mode ${mode.toString(8)} is accepted`);
+  }
+  // The public key file may be world-readable.
+  fs.chmodSync(`${file}.pub`, 0o644);
+  assert.deepEqual(readPublicKeyFile(`${file}.pub`), publicKeyFromSeed(seed));
 });

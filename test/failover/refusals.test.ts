@@ -16,7 +16,8 @@ import { TREE_MODE_KEY } from '../../src/node-common.js';
 import { SthFile } from '../../src/storage/sth-file.js';
 import { TreeStore } from '../../src/tree/store.js';
 import { makeKey, startNodeProcess, tempDir, writeToml, type NodeSetup } from '../helpers/log-fixture.js';
-import { CLI, http, waitUntil, type NodeProcess } from '../helpers/node-process.js';
+import { CLI, http, runCli, waitUntil, type NodeProcess } from '../helpers/node-process.js';
+import { startTestAgent } from '../helpers/ssh-agent.js';
 import { makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
 import { prepareCluster } from '../replication/fixture.js';
 import { promoteSecondary, startPrimary } from './fixture.js';
@@ -115,7 +116,37 @@ test('promote-secondary refuses what would lose or fork the log, and completes a
   assert.match(dry.output, new RegExp(`${escape(p.publicUrl)}: size 40, signed by the log key, same root here: ok`));
   assert.match(dry.output, /would switch the database from replica to appending state at size 40/);
   assert.match(dry.output, /^7\. What remains by hand$/m);
+  assert.doesNotMatch(dry.output, /WARNING: no --published-head/, 'heads from outside this node: no warning');
   assertUnchanged(q1);
+
+  // Neither a --published-head nor a --peer that answers: it can only rely on
+  // its own record of the last published head, and says so and what to give.
+  for (const extra of [[], ['--peer', 'http://127.0.0.1:9'], ['--published-head', 'http://127.0.0.1:9']]) {
+    const alone = await promote(q1, ...extra, '--dry-run');
+    assert.equal(alone.code, 0, alone.output);
+    assert.match(alone.output, /WARNING: no --published-head could be read and no --peer answered, so these checks rely only on this node's own record of the last published tree head/);
+    assert.match(alone.output, /to supply one: --published-head FILE\|URL with the old primary's sth file, its public URL/);
+    assertUnchanged(q1);
+  }
+
+  // --log-key-file naming the log's public key: the key must be in the ssh-agent at SSH_AUTH_SOCK.
+  const agent = await startTestAgent(t, join(dir.path, 'agent.sock'));
+  if (agent !== undefined) {
+    const viaAgent = (env: Record<string, string>): Promise<{ code: number | null; output: string }> =>
+      runCli(['promote-secondary', '--config', q1.config, '--log-key-file', `${p.keyFile}.pub`, '--published-head', p.sthFile, '--dry-run'], 60_000, env);
+    run = await viaAgent({ SSH_AUTH_SOCK: '' });
+    assert.equal(run.code, 1, run.output);
+    assert.equal(refusedAt(run.output).step, 3);
+    assert.match(refusedAt(run.output).text, /is a public key \(key hash [0-9a-f]{64}\).*SSH_AUTH_SOCK is not set/);
+    run = await viaAgent({ SSH_AUTH_SOCK: agent.socket });
+    assert.equal(refusedAt(run.output).step, 3);
+    assert.match(refusedAt(run.output).text, /does not hold this key/);
+    await agent.add(p.keyFile);
+    run = await viaAgent({ SSH_AUTH_SOCK: agent.socket });
+    assert.equal(run.code, 0, run.output);
+    assert.match(run.output, /ok: .*primary\.key\.pub is the log's signing key \(key hash [0-9a-f]{64}, ssh-agent at /);
+    assertUnchanged(q1);
+  }
 
   // Q1 restored from the backup (size 30) while the log published 40.
   replaceDatabase(q1.dbFile, backup);

@@ -66,18 +66,36 @@ describe('tree head checkpoint', () => {
     assert.ok(verifyTreeHeadSignature(logSigner.publicKey, sth));
   });
 
-  it('a cached signer signs once per distinct head, with the same bytes as signTreeHead', () => {
+  it('a cached signer signs once per distinct head, with the same bytes as signTreeHead', async () => {
     let signed = 0;
-    const counting = { publicKey: logSigner.publicKey, sign: (m: Uint8Array) => (signed++, logSigner.sign(m)) };
+    const counting = { publicKey: logSigner.publicKey, sign: async (m: Uint8Array) => (signed++, logSigner.sign(m)) };
     const sign = cachedTreeHeadSigner(counting);
     const a = { size: 5, rootHash: hash('aa'.repeat(32)) };
     const b = { size: 5, rootHash: hash('bb'.repeat(32)) };
-    assert.deepEqual(sign(a), signTreeHead(logSigner, a));
-    sign({ ...a, rootHash: hash('aa'.repeat(32)) });
-    assert.equal(signed, 1, 'an equal head is not signed again');
-    assert.deepEqual(sign(b), signTreeHead(logSigner, b), 'same size, other root: signed anew');
-    assert.deepEqual(sign({ ...a, size: 6 }), signTreeHead(logSigner, { ...a, size: 6 }), 'other size: signed anew');
+    const [first, concurrent] = await Promise.all([sign(a), sign(a)]);
+    assert.deepEqual(first, signTreeHead(logSigner, a));
+    assert.deepEqual(concurrent, first);
+    await sign({ ...a, rootHash: hash('aa'.repeat(32)) });
+    assert.equal(signed, 1, 'an equal head is not signed again, not even by a concurrent poll');
+    assert.deepEqual(await sign(b), signTreeHead(logSigner, b), 'same size, other root: signed anew');
+    assert.deepEqual(await sign({ ...a, size: 6 }), signTreeHead(logSigner, { ...a, size: 6 }), 'other size: signed anew');
     assert.equal(signed, 3);
+  });
+
+  it('a cached signer does not remember a failed signing', async () => {
+    let fail = true;
+    const flaky = {
+      publicKey: logSigner.publicKey,
+      sign: async (m: Uint8Array) => {
+        if (fail) throw new Error('agent gone');
+        return logSigner.sign(m);
+      },
+    };
+    const sign = cachedTreeHeadSigner(flaky);
+    const a = { size: 5, rootHash: hash('aa'.repeat(32)) };
+    await assert.rejects(sign(a), /agent gone/);
+    fail = false;
+    assert.deepEqual(await sign(a), signTreeHead(logSigner, a), 'the next poll signs again');
   });
 
   it('rejects a tree head signature for another size, root, or key', () => {

@@ -13,7 +13,8 @@ import { toHex } from '../../src/hex.js';
 import { emptyRoot } from '../../src/tree/hash.js';
 import { TLOG_SIZE_CONTENT_TYPE } from '../../src/witness/protocol.js';
 import { startWitness, type RunningWitness } from '../../src/witness/run.js';
-import { http, spawnCli } from '../helpers/node-process.js';
+import { http, runCli, spawnCli } from '../helpers/node-process.js';
+import { startTestAgent } from '../helpers/ssh-agent.js';
 import { makeKey, tempDir } from '../helpers/log-fixture.js';
 import { cases, world, type World } from './cases.js';
 import { addCheckpointBody, capturingLogger } from './fixtures.js';
@@ -191,4 +192,44 @@ test('sigsum-log witness (process): ready line, cosigns, state survives kill -9'
   const again = await post(p.url, addCheckpointBody(w.log, w.tree, 0, 40));
   assert.deepEqual([again.status, again.body], [409, '33\n']);
   assert.equal((await post(p.url, addCheckpointBody(w.log, w.tree, 33, 40))).status, 200);
+});
+
+test('sigsum-log witness --key-file KEY.pub: cosigns through a real ssh-agent; 503 while the agent is gone; refuses to start without it', async (t) => {
+  const dir = tempDir('sigsum-witness-');
+  t.after(() => dir.remove());
+  const agent = await startTestAgent(t, join(dir.path, 'agent.sock'));
+  if (agent === undefined) return;
+  const w = await world(dir.path);
+  const hash = toHex(keyHash(w.witnessKey.publicKey));
+  const args = ['witness', '--key-file', `${w.witnessKeyFile}.pub`, '--log-pubkey-file', w.logPub, '--state', join(dir.path, 'state.json'), '--listen', '127.0.0.1:0'];
+
+  const noAgent = await runCli(args, 20_000, { SSH_AUTH_SOCK: '' });
+  assert.equal(noAgent.code, 2, noAgent.output);
+  assert.match(noAgent.output, new RegExp(`witness --key-file .*witness\\.key\\.pub is a public key \\(key hash ${hash}\\).*SSH_AUTH_SOCK is not set`));
+  const keyless = await runCli(args, 20_000, { SSH_AUTH_SOCK: agent.socket });
+  assert.equal(keyless.code, 2, keyless.output);
+  assert.match(keyless.output, new RegExp(`key hash ${hash}.*SSH_AUTH_SOCK=.*agent\\.sock, but that agent does not hold this key`));
+
+  await agent.add(w.witnessKeyFile);
+  const p = spawnCli(args, { name: 'witness', env: { SSH_AUTH_SOCK: agent.socket } });
+  t.after(() => p.kill9());
+  const url = (await p.waitForOutput(/witness listening on (http:\/\/\S+)/))[1]!;
+  assert.match(p.output, /witness; key hash [0-9a-f]{64} \(ssh-agent at /);
+  const cosigned = async (oldSize: number, size: number): Promise<void> => {
+    const res = await post(url, addCheckpointBody(w.log, w.tree, oldSize, size));
+    assert.equal(res.status, 200, res.body);
+    const cosigs = parseWitnessCosignatures(res.body, w.witnessKey.publicKey, witnessKeyName(w.witnessKey.publicKey));
+    assert.ok(verifyCosignature(w.witnessKey.publicKey, keyHash(w.log.publicKey), { size, rootHash: w.tree.root(size) }, cosigs[0]!));
+  };
+  await cosigned(0, 10);
+
+  await agent.kill();
+  const refused = await post(url, addCheckpointBody(w.log, w.tree, 10, 20));
+  assert.equal(refused.status, 503, refused.body);
+  assert.match(refused.body, /cannot sign now: .*agent/);
+  assert.equal(await storedSize(w, url), 10, 'nothing stored without a signature');
+
+  await agent.restart();
+  await agent.add(w.witnessKeyFile);
+  await cosigned(10, 20); // the same process, a new agent connection
 });
