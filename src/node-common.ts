@@ -5,7 +5,10 @@ import { loadSigningKey, type LoadedSigner } from './crypto/signing-key.js';
 import { ConfigError } from './errors.js';
 import type { Config } from './config/config.js';
 import { TreeStore } from './tree/store.js';
+import type { Hash, PublicKey } from './types.js';
 import { initialState, LIFECYCLE_KEY, LifecycleError, parseLifecycleState, runRefusal, type LifecycleState, type NodeKind } from './lifecycle.js';
+import { parsePolicy, type Policy } from './formats/policy.js';
+import { toHex } from './hex.js';
 
 /**
  * How a node uses its database: a primary sequences leaves, a replica gets
@@ -61,4 +64,21 @@ export function readInternalToken(config: Config): string | undefined {
   const token = readFileSync(config.internalTokenFile, 'utf8').trim();
   if (token === '' || /\s/.test(token)) throw new ConfigError(`${config.internalTokenFile}: the token must be one non-empty word`);
   return token;
+}
+
+/**
+ * The witnesses' public keys by key hash, from a Sigsum policy file (empty
+ * path: none), for the cosignature lines of the tlog-tiles checkpoint: a
+ * cosignature names its witness only by key hash, a note line needs the key.
+ */
+export function witnessKeysFromPolicy(file: string): (witnessKeyHash: Hash) => PublicKey | undefined {
+  if (file === '') return () => undefined;
+  let policy: Policy;
+  try {
+    policy = parsePolicy(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`policy-file ${file}: ${(err as Error).message}`);
+  }
+  const byHash = new Map(policy.witnesses.map((w) => [toHex(w.keyHash), w.publicKey]));
+  return (hash) => byHash.get(toHex(hash));
 }

@@ -80,7 +80,10 @@ export const SETTINGS: readonly Setting[] = [
   S('primary', 'witness-grace', 'duration', 2_000, 'once the witness quorum is met, how long to wait for the other witnesses (at most timeout)'),
   S('primary', 'dns-resolver', 'string', '', 'IP[:port] of the DNS server for submit-token lookups (default: the system resolver)'),
   S('secondary', 'primary-url', 'string', '', "the primary's internal base URL (or another secondary's, for cascading replication)"),
-  S('secondary', 'log-pubkey-file', 'path', '', "the log's public key, to verify the published tree heads this node keeps"),
+  S('secondary', 'log-pubkey-file', 'path', '', "the log's public key, to verify the published tree heads this node keeps (and serves, as a read replica)"),
+  S('secondary', 'serve-reads', 'bool', true, 'with log-pubkey-file: serve the public read endpoints and tiles for the verified published head (a read replica)'),
+  S('secondary', 'read-max-range', 'int', 512, 'read replica: maximum number of leaves returned by one public get-leaves request'),
+  S('secondary', 'read-policy-file', 'path', '', "read replica: Sigsum policy whose witness keys give the checkpoint's cosignature lines"),
 ];
 
 // Keys log-go knows that have no meaning here; accepted so a log-go config
@@ -114,6 +117,10 @@ export interface PrimaryConfig {
 export interface SecondaryConfig {
   primaryUrl: string;
   logPubkeyFile: string;
+  serveReads: boolean;
+  /** 1 ≤ maxRange */
+  maxRange: number;
+  policyFile: string;
 }
 
 export interface Config {
@@ -319,6 +326,9 @@ export function loadConfig(opts: LoadOptions): Config {
     secondary: {
       primaryUrl: get('secondary.primary-url'),
       logPubkeyFile: get('secondary.log-pubkey-file'),
+      serveReads: get('secondary.serve-reads'),
+      maxRange: get('secondary.read-max-range'),
+      policyFile: get('secondary.read-policy-file'),
     },
     warnings,
   };
@@ -357,6 +367,7 @@ function validate(c: Config, requirePrimaryUrl: boolean): void {
     );
   } else if (requirePrimaryUrl) {
     need(c.secondary.primaryUrl !== '', '[secondary] primary-url is not set');
+    need(c.secondary.maxRange >= 1, '[secondary] read-max-range must be at least 1');
   }
 }
 

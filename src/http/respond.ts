@@ -11,7 +11,8 @@ const TEXT = 'text/plain; charset=utf-8';
 /** An HTTP answer, independent of the server framework that sends it. */
 export interface Reply {
   readonly status: number;
-  readonly body: string;
+  /** Text, or bytes (tiles) sent as they are. */
+  readonly body: string | Uint8Array;
   /** Lower-case names. content-type defaults to text/plain; charset=utf-8. */
   readonly headers?: Readonly<Record<string, string>>;
 }

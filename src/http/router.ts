@@ -28,8 +28,11 @@ export interface Route {
   method: 'GET' | 'POST';
   /** Endpoint name, e.g. "get-leaves". */
   name: string;
-  /** Number of "/"-separated arguments after the name. */
-  args: number;
+  /**
+   * Number of "/"-separated arguments after the name; 'rest': one or more,
+   * however many (tile paths), which the handler checks.
+   */
+  args: number | 'rest';
   /**
    * Served straight from node:http when the request target is exactly
    * `<prefix>/<name>` (no arguments, no query); other targets still go
@@ -101,9 +104,13 @@ export function createDispatch(routes: readonly Route[], prefix: string, log: Lo
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       if (method !== route.method) throw new MethodNotAllowed(route.method);
       const args = parts.slice(1);
-      if (args.length !== route.args || args.some((a) => a === '')) {
+      if ((route.args === 'rest' ? args.length === 0 : args.length !== route.args) || args.some((a) => a === '')) {
         throw new BadRequestError(
-          route.args === 0 ? `${name} takes no path arguments` : `${name} takes ${route.args} path arguments`,
+          route.args === 'rest'
+            ? `${name} takes path arguments`
+            : route.args === 0
+              ? `${name} takes no path arguments`
+              : `${name} takes ${route.args} path arguments`,
         );
       }
       const counter = entry.counter;

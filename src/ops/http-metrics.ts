@@ -62,8 +62,8 @@ export class EndpointStats implements RouteCounter {
  * "get-consistency-proof/"); the others do not ("add-leaf", "get-tree-head",
  * "get-secondary-tree-head").
  */
-export function endpointLabel(name: string, args: number): string {
-  return args > 0 ? `${name}/` : name;
+export function endpointLabel(name: string, args: number | 'rest'): string {
+  return args === 'rest' || args > 0 ? `${name}/` : name;
 }
 
 /** The endpoints a node counts, shared by every dispatcher serving them (hono and direct). */
@@ -73,7 +73,7 @@ export class HttpMetrics implements RouteInstrumentation {
   /** @param counted route names to count; any other route (pages, /metrics itself, the internal read side) is not. */
   constructor(private readonly counted: ReadonlySet<string>) {}
 
-  forRoute(route: { name: string; args: number }): RouteCounter | undefined {
+  forRoute(route: { name: string; args: number | 'rest' }): RouteCounter | undefined {
     if (!this.counted.has(route.name)) return undefined;
     return this.endpoint(endpointLabel(route.name, route.args));
   }

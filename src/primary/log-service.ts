@@ -1,24 +1,15 @@
-// The primary's implementation of the public API: add-leaf admission and
-// sequencing, and reads bounded by the published tree head.
+// The primary's add-leaf: admission (signature, submit token, rate limit)
+// and sequencing. Reads are shared with read replicas (src/public-api/reads.ts).
 import { keyHash, sha256 } from '../crypto/index.js';
-import { BadRequestError, ForbiddenError, FrozenError, NotFoundError } from '../errors.js';
+import { ForbiddenError, FrozenError } from '../errors.js';
 import { encodeTreeLeaf, leafSigningMessage } from '../formats/leaf.js';
 import type { AddLeafRequest } from '../formats/messages.js';
-import type { CosignedTreeHead } from '../formats/tree-head.js';
-import type { PublicLog } from '../public-api/app.js';
+import type { LeafSubmitter } from '../public-api/app.js';
 import { leafHash } from '../tree/hash.js';
 import type { Hash, PublicKey, Signature } from '../types.js';
 import type { PublishedHead } from './published-head.js';
 import type { Sequencer, Submission } from './sequencer.js';
 import type { VerificationSlots } from './verification-slots.js';
-
-/** The tree reads the public API needs. */
-export interface ProofStore {
-  indexOfLeafHash(hash: Hash): number | undefined;
-  inclusionProof(index: number, size: number): Hash[];
-  consistencyProof(oldSize: number, newSize: number): Hash[];
-  leaves(start: number, end: number): Uint8Array[];
-}
 
 /** Rate limiting and submit tokens, as add-leaf needs them. */
 export interface SubmissionLimiter {
@@ -44,7 +35,8 @@ export interface PrimaryLogOptions {
   readonly frozen?: boolean;
 }
 
-export class PrimaryLog implements PublicLog {
+/** The primary's add-leaf; the reads are the shared ones (src/public-api/reads.ts). */
+export class PrimaryLog implements LeafSubmitter {
   private readonly frozen: boolean;
   /**
    * New leaves being admitted (signature, token, rate limit), by leaf hash:
@@ -55,19 +47,13 @@ export class PrimaryLog implements PublicLog {
 
   constructor(
     private readonly verify: SignatureVerifier,
-    private readonly store: ProofStore,
     private readonly sequencer: Sequencer,
     private readonly published: PublishedHead,
-    private readonly maxRange: number,
     private readonly limiter: SubmissionLimiter | undefined,
     private readonly slots: VerificationSlots,
     options: PrimaryLogOptions = {},
   ) {
     this.frozen = options.frozen === true;
-  }
-
-  cosignedTreeHead(): CosignedTreeHead {
-    return this.published.current;
   }
 
   // Order: a known leaf (pending or sequenced) is answered at once: it was
@@ -135,40 +121,4 @@ export class PrimaryLog implements PublicLog {
   private isPublished(where: Submission): boolean {
     return where.state === 'sequenced' && where.index < this.published.size;
   }
-
-  inclusionProof(size: number, hash: Hash): { leafIndex: number; path: Hash[] } {
-    const published = this.published.size;
-    if (size > published) throw new BadRequestError(`tree size ${size} is beyond the published tree head (size ${published})`);
-    const index = this.store.indexOfLeafHash(hash);
-    if (index === undefined || index >= size) throw new NotFoundError(`leaf is not included in the tree of size ${size}`);
-    return { leafIndex: index, path: this.store.inclusionProof(index, size) };
-  }
-
-  consistencyProof(oldSize: number, newSize: number): Hash[] {
-    const published = this.published.size;
-    if (newSize > published) throw new BadRequestError(`new size ${newSize} is beyond the published tree head (size ${published})`);
-    return this.store.consistencyProof(oldSize, newSize);
-  }
-
-  leaves(start: number, end: number): Uint8Array[] {
-    return readLeaves(this.store, start, end, this.published.size, this.maxRange, 'published tree head');
-  }
-}
-
-/**
- * Leaves [start, end) of a tree of `size` leaves, clamped to maxRange, with
- * log-go's public semantics: start or end beyond the tree is 400.
- */
-function readLeaves(
-  store: Pick<ProofStore, 'leaves'>,
-  start: number,
-  end: number,
-  size: number,
-  maxRange: number,
-  what: string,
-): Uint8Array[] {
-  if (start >= size) throw new BadRequestError(`start index ${start} is beyond the ${what} (size ${size})`);
-  if (end > size) throw new BadRequestError(`end index ${end} is beyond the ${what} (size ${size})`);
-  const clampedEnd = Math.min(end, start + maxRange);
-  return store.leaves(start, clampedEnd);
 }

@@ -4,10 +4,11 @@ import type { Config } from '../config/config.js';
 import { keyHash } from '../crypto/index.js';
 import { toHex } from '../hex.js';
 import type { Logger } from '../log.js';
-import { loadSigner, openTreeForNode, readInternalToken } from '../node-common.js';
+import { loadSigner, openTreeForNode, readInternalToken, witnessKeysFromPolicy } from '../node-common.js';
 import type { LifecycleState } from '../lifecycle.js';
 import { internalApp, internalRoutes } from '../internal-api/app.js';
 import { publicApp } from '../public-api/app.js';
+import { PublishedReads } from '../public-api/reads.js';
 import { startServer, type RunningServer } from '../http/serve.js';
 import { SthFile } from '../storage/sth-file.js';
 import { PrimaryLog, type SubmissionLimiter } from './log-service.js';
@@ -104,16 +105,16 @@ async function startPrimary(
   const verifyPool = new VerifyPool();
   opened.push(() => verifyPool.close());
   const slots = new VerificationSlots(config.primary.maxVerifications, config.primary.maxVerificationsPerClient);
-  const service = new PrimaryLog(
-    (k, m, s) => verifyPool.verify(k, m, s),
-    tree,
-    sequencer,
-    published,
-    config.primary.maxRange,
-    ext.limiter,
-    slots,
-    { frozen: state === 'frozen' },
-  );
+  const service = new PrimaryLog((k, m, s) => verifyPool.verify(k, m, s), sequencer, published, ext.limiter, slots, {
+    frozen: state === 'frozen',
+  });
+  const reads = new PublishedReads({
+    store: tree,
+    head: () => published.current,
+    maxRange: config.primary.maxRange,
+    logPublicKey: signer.publicKey,
+    witnessKey: witnessKeysFromPolicy(config.primary.policyFile),
+  });
   const rotator = new Rotator({
     tree,
     signer,
@@ -152,7 +153,7 @@ async function startPrimary(
     token,
     log,
   );
-  const publicApi = publicApp(service, config.urlPrefix, log, { instrument: status.http });
+  const publicApi = publicApp(reads, service, config.urlPrefix, log, { instrument: status.http });
   const publicServer = await startServer(publicApi.app, config.externalEndpoint, publicApi.direct, config.http);
   opened.push(() => publicServer.close());
   const internalServer = await startServer(internal, config.internalEndpoint, undefined, config.http);

@@ -1,5 +1,6 @@
 // Wires a secondary node together: its replica database, its own key, the
-// public listener (every request: 404 "not primary"), the internal listener
+// public listener (a read replica's reads and tiles for the published head it
+// verified, with log-pubkey-file; else every request 404 "not primary"), the internal listener
 // (its signed head for the primary's gate, and the read side for cascading),
 // and the replication loop.
 import type { Config } from '../config/config.js';
@@ -12,8 +13,12 @@ import { bytesEqual, toHex } from '../hex.js';
 import { startServer, type RunningServer } from '../http/serve.js';
 import { internalApp, internalRoutes } from '../internal-api/app.js';
 import type { Logger } from '../log.js';
-import { loadSigner, openTreeForRole, readInternalToken } from '../node-common.js';
-import { notPrimaryApp } from '../public-api/app.js';
+import { loadSigner, openTreeForRole, readInternalToken, witnessKeysFromPolicy } from '../node-common.js';
+import { notPrimaryApp, publicApp, READ_REPLICA_SUBMITTER } from '../public-api/app.js';
+import { PublishedReads } from '../public-api/reads.js';
+import type { Hono } from 'hono';
+import type { TreeStore } from '../tree/store.js';
+import type { PublicKey } from '../types.js';
 import { RepeatFilter } from '../log-repeats.js';
 import { runPeriodically, type Periodic } from '../periodic.js';
 import { Replicator } from '../replication/replicator.js';
@@ -108,7 +113,7 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
       log,
       status.http,
     );
-    publicServer = await startServer(notPrimaryApp(log), config.externalEndpoint, undefined, config.http);
+    publicServer = await startServer(publicListener(config, log, tree, replicator, logPublicKey), config.externalEndpoint, undefined, config.http);
     internalServer = await startServer(internal, config.internalEndpoint, undefined, config.http);
     const loop = pollEvery(
       config.intervalMs,
@@ -141,6 +146,23 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
     tree.close();
     throw err;
   }
+}
+
+/**
+ * A read replica (log-pubkey-file set, serve-reads on) serves the shared
+ * public reads for the newest published head it verified: log-signed, and
+ * its root equal to the local tree's. add-leaf is 404 naming the primary.
+ */
+function publicListener(config: Config, log: Logger, tree: TreeStore, replicator: Replicator, logPublicKey: PublicKey | undefined): Hono {
+  if (logPublicKey === undefined || !config.secondary.serveReads) return notPrimaryApp(log);
+  const reads = new PublishedReads({
+    store: tree,
+    head: () => replicator.publishedHead,
+    maxRange: config.secondary.maxRange,
+    logPublicKey,
+    witnessKey: witnessKeysFromPolicy(config.secondary.policyFile),
+  });
+  return publicApp(reads, READ_REPLICA_SUBMITTER, config.urlPrefix, log).app;
 }
 
 /** The replication loop: fixed-rate polling, persistent failures logged once a minute. */

@@ -319,6 +319,27 @@ export class TreeStore {
     });
   }
 
+  /**
+   * The stored hashes of nodes (level, start) … (level, end - 1), concatenated
+   * (32 bytes each): complete subtrees of 2^level leaves, all within the tree.
+   * A tlog-tiles tile is such a range (level 8·L, 256 nodes); nothing is rehashed.
+   */
+  nodeHashes(level: number, start: number, end: number): Uint8Array {
+    checkIndex('start', start);
+    checkIndex('end', end);
+    if (!Number.isSafeInteger(level) || level < 0 || level > 52 || start > end) {
+      throw new RangeError(`no node range [${start}, ${end}) at level ${level}`);
+    }
+    return this.read(() => {
+      const out = new Uint8Array((end - start) * HASH_SIZE);
+      for (let i = start; i < end; i++) {
+        const { tile, offset } = this.nodeTile(level, i);
+        out.set(tile.subarray(offset, offset + HASH_SIZE), (i - start) * HASH_SIZE);
+      }
+      return out;
+    });
+  }
+
   /** The lowest index of a leaf with this leaf hash, or undefined. */
   indexOfLeafHash(hash: Hash): number | undefined {
     if (!(hash instanceof Uint8Array) || hash.length !== HASH_SIZE) return undefined;

@@ -118,6 +118,8 @@ export interface SecondaryOptions {
   logPubkeyFile?: string;
   interval?: string;
   top?: Record<string, TomlValue>;
+  /** More [secondary] keys. */
+  secondary?: Record<string, TomlValue>;
 }
 
 export async function prepareSecondary(dir: string, opts: SecondaryOptions, name = 'secondary'): Promise<NodeSetup> {
@@ -133,7 +135,7 @@ export async function prepareSecondary(dir: string, opts: SecondaryOptions, name
       timeout: '2s',
       ...opts.top,
     },
-    { secondary: { 'primary-url': opts.primaryUrl, ...(opts.logPubkeyFile ? { 'log-pubkey-file': opts.logPubkeyFile } : {}) } },
+    { secondary: { 'primary-url': opts.primaryUrl, ...(opts.logPubkeyFile ? { 'log-pubkey-file': opts.logPubkeyFile } : {}), ...opts.secondary } },
   );
   return base;
 }

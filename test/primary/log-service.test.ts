@@ -37,7 +37,7 @@ function setup(t: { after(fn: () => void): void }, limiter?: SubmissionLimiter, 
     if (held) await new Promise<void>((resolve) => releases.push(resolve));
     return ed25519Verify(...args);
   };
-  const log = new PrimaryLog(verify, tree, sequencer, published, 512, limiter, slots);
+  const log = new PrimaryLog(verify, sequencer, published, limiter, slots);
   const publish = (): void => published.replace({ ...published.current, size: tree.size(), rootHash: tree.rootAt(tree.size()) });
   return { tree, sequencer, published, verified, log, publish, slots };
 }

@@ -111,6 +111,8 @@ export interface ClusterOptions {
   secondaryInterval?: string;
   /** Give secondaries the log's public key, so they keep the published head. */
   logPubkey?: boolean;
+  /** Per secondary: more [secondary] keys. */
+  secondaryKeys?: (index: number) => Record<string, string | number | boolean> | undefined;
   /** Per secondary: the public key file the primary is configured with (default: its own). */
   pubkeyFileFor?: (index: number, setup: NodeSetup) => string;
 }
@@ -131,6 +133,7 @@ export async function prepareCluster(dir: string, opts: ClusterOptions): Promise
           primaryUrl: primary.internalUrl,
           interval: opts.secondaryInterval ?? '100ms',
           logPubkeyFile: opts.logPubkey === true ? `${primary.keyFile}.pub` : undefined,
+          secondary: opts.secondaryKeys?.(i),
         },
         `secondary${i}`,
       ),
