@@ -2,7 +2,7 @@
 // sigsum-log: one binary for every role and runbook command.
 import { Command, Option } from 'commander';
 import { ConfigError } from '../errors.js';
-import { SETTINGS, loadConfig, settingsHelp, type Config, type Role } from '../config/config.js';
+import { SETTINGS, flagName, loadConfig, settingsHelp, type Config, type Role } from '../config/config.js';
 import { createLogger, type Logger } from '../log.js';
 import { registerKeyCommands } from './keys.js';
 import { registerInitCommand } from './init.js';
@@ -11,6 +11,7 @@ import { startNode } from './run-node.js';
 import { registerWitnessCommand } from './witness.js';
 import { registerFailoverCommands } from './failover.js';
 import { registerImportCommand } from './import.js';
+import { registerBackupCommands } from './backup.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -26,9 +27,10 @@ export function buildProgram(): Command {
     .addOption(new Option('--role <role>', 'which node to run').choices(['primary', 'secondary']))
     .option('--config <file>', 'TOML config file (default: $SIGSUM_LOGSERVER_CONFIG, else /etc/sigsum/config.toml)');
   for (const s of SETTINGS) {
-    if (s.kind === 'bool') program.option(`--${s.key} [bool]`, s.help);
-    else if (s.kind === 'path-list' || s.kind === 'string-list') program.option(`--${s.key} <value>`, `${s.help} (repeatable)`, collect);
-    else program.option(`--${s.key} <value>`, s.help);
+    const flag = flagName(s);
+    if (s.kind === 'bool') program.option(`--${flag} [bool]`, s.help);
+    else if (s.kind === 'path-list' || s.kind === 'string-list') program.option(`--${flag} <value>`, `${s.help} (repeatable)`, collect);
+    else program.option(`--${flag} <value>`, s.help);
   }
   program.addHelpText('after', `\nEvery config key is also a flag of the same name that overrides the file:\n${settingsHelp()}\n`);
   program.action(async (opts: Record<string, unknown>) => {
@@ -38,9 +40,10 @@ export function buildProgram(): Command {
     }
     const flags: Record<string, string | string[] | boolean | undefined> = {};
     for (const s of SETTINGS) {
-      const camel = s.key.replace(/-([a-z])/g, (_m, ch: string) => ch.toUpperCase());
+      const flag = flagName(s);
+      const camel = flag.replace(/-([a-z])/g, (_m, ch: string) => ch.toUpperCase());
       const v = opts[camel];
-      if (v !== undefined) flags[s.key] = v === true ? 'true' : (v as string | string[]);
+      if (v !== undefined) flags[flag] = v === true ? 'true' : (v as string | string[]);
     }
     const config = loadConfig({ role: role as Role, configFile: opts.config as string | undefined, flags });
     const log = createLogger(config.logLevel, config.logFile, role, config.logFormat);
@@ -53,6 +56,7 @@ export function buildProgram(): Command {
   registerWitnessCommand(program);
   registerFailoverCommands(program);
   registerImportCommand(program);
+  registerBackupCommands(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
-// Starts the node for the configured role.
+// Starts the node for the configured role, and its periodic backups ([backup] dir).
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
+import { startPeriodicBackups } from '../backup/periodic.js';
 import { runPrimary } from '../primary/node.js';
 
 export interface RunningNode {
@@ -8,6 +9,26 @@ export interface RunningNode {
 }
 
 export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
+  const node = await startRoleNode(config, log);
+  if (config.backup.dir === '') return node;
+  const backups = startPeriodicBackups({
+    dbFile: config.dbFile,
+    sthFile: config.role === 'primary' ? config.primary.sthFile : undefined,
+    dir: config.backup.dir,
+    intervalMs: config.backup.intervalMs,
+    keep: config.backup.keep,
+    log,
+  });
+  log.info(`periodic backups into ${config.backup.dir} every ${config.backup.intervalMs} ms, keeping ${config.backup.keep}`);
+  return {
+    stop: async () => {
+      await backups.stop(); // a backup in progress finishes first (its steps are short)
+      await node.stop();
+    },
+  };
+}
+
+async function startRoleNode(config: Config, log: Logger): Promise<RunningNode> {
   if (config.role === 'primary') return runPrimary(config, log);
   const { runSecondary } = await import('../secondary/node.js');
   return runSecondary(config, log);

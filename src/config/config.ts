@@ -10,7 +10,7 @@ import { formatDuration, parseDuration } from './duration.js';
 import type { HttpLimits } from '../http/serve.js';
 
 export type Role = 'primary' | 'secondary';
-type Section = '' | 'primary' | 'secondary';
+type Section = '' | 'primary' | 'secondary' | 'backup';
 type Kind = 'string' | 'path' | 'bool' | 'int' | 'duration' | 'path-list' | 'string-list';
 type Value = string | boolean | number | string[];
 
@@ -84,6 +84,9 @@ export const SETTINGS: readonly Setting[] = [
   S('secondary', 'serve-reads', 'bool', true, 'with log-pubkey-file: serve the public read endpoints and tiles for the verified published head (a read replica)'),
   S('secondary', 'read-max-range', 'int', 512, 'read replica: maximum number of leaves returned by one public get-leaves request'),
   S('secondary', 'read-policy-file', 'path', '', "read replica: Sigsum policy whose witness keys give the checkpoint's cosignature lines"),
+  S('backup', 'dir', 'path', '', 'directory for periodic online backups of the running node (empty: none)'),
+  S('backup', 'interval', 'duration', 24 * HOUR, 'time between periodic backups (the first is taken at start)', { min: 1000, max: 30 * 24 * HOUR }),
+  S('backup', 'keep', 'int', 7, 'finished periodic backups kept (the newest)', { min: 1, max: 10_000 }),
 ];
 
 // Keys log-go knows that have no meaning here; accepted so a log-go config
@@ -123,6 +126,15 @@ export interface SecondaryConfig {
   policyFile: string;
 }
 
+export interface BackupConfig {
+  /** '' = no periodic backups. */
+  dir: string;
+  /** ≥ 1000 */
+  intervalMs: number;
+  /** ≥ 1 */
+  keep: number;
+}
+
 export interface Config {
   role: Role;
   externalEndpoint: string;
@@ -139,8 +151,17 @@ export interface Config {
   http: HttpLimits;
   primary: PrimaryConfig;
   secondary: SecondaryConfig;
+  backup: BackupConfig;
   /** Messages about accepted-but-ignored keys, for the log once it is open. */
   warnings: string[];
+}
+
+/**
+ * The command-line flag of a setting (without "--"): its key, except in
+ * [backup], whose keys repeat top-level ones (`interval`) and are prefixed.
+ */
+export function flagName(s: Setting): string {
+  return s.section === 'backup' ? `backup-${s.key}` : s.key;
 }
 
 export function settingId(s: Setting): string {
@@ -228,7 +249,7 @@ function loadFile(path: string, warnings: string[]): Map<string, Value> {
           warnings.push(`config key "${key}" is a Trillian setting of log-go and is ignored here (see db-file)`);
           continue;
         }
-        if (section === '' && (key === 'primary' || key === 'secondary') && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+        if (section === '' && (key === 'primary' || key === 'secondary' || key === 'backup') && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
           take(key, raw as Record<string, unknown>);
           continue;
         }
@@ -246,7 +267,7 @@ export interface LoadOptions {
   role: Role;
   /** Config file path, or undefined to use $SIGSUM_LOGSERVER_CONFIG, else /etc/sigsum/config.toml. */
   configFile: string | undefined;
-  /** Command-line overrides keyed by flag name (= key), raw strings or string arrays. */
+  /** Command-line overrides keyed by flag name (flagName: the key, or backup-<key>), raw strings or string arrays. */
   flags: Record<string, string | string[] | boolean | undefined>;
   env?: NodeJS.ProcessEnv;
   /**
@@ -267,9 +288,9 @@ export function loadConfig(opts: LoadOptions): Config {
   const path = opts.configFile ?? defaultConfigPath(opts.env);
   const values = loadFile(path, warnings);
   for (const s of SETTINGS) {
-    const raw = opts.flags[s.key];
+    const raw = opts.flags[flagName(s)];
     if (raw === undefined) continue;
-    values.set(settingId(s), coerce(s, raw, `flag --${s.key}`, process.cwd()));
+    values.set(settingId(s), coerce(s, raw, `flag --${flagName(s)}`, process.cwd()));
   }
   const get = <T extends Value>(id: string): T => {
     const v = values.get(id);
@@ -330,6 +351,11 @@ export function loadConfig(opts: LoadOptions): Config {
       maxRange: get('secondary.read-max-range'),
       policyFile: get('secondary.read-policy-file'),
     },
+    backup: {
+      dir: get('backup.dir'),
+      intervalMs: get('backup.interval'),
+      keep: get('backup.keep'),
+    },
     warnings,
   };
   validate(config, opts.requirePrimaryUrl ?? true);
@@ -377,7 +403,7 @@ export function settingsHelp(): string {
   for (const s of SETTINGS) {
     const where = s.section === '' ? '' : ` [${s.section}]`;
     const def = s.fallback === undefined ? 'role-dependent' : JSON.stringify(s.kind === 'duration' ? `${s.fallback}ms` : s.fallback);
-    lines.push(`  --${s.key}${where}\n      ${s.help} (default ${def})`);
+    lines.push(`  --${flagName(s)}${where}\n      ${s.help} (default ${def})`);
   }
   return lines.join('\n');
 }

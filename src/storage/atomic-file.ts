@@ -6,7 +6,8 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-function fsyncDirectory(dir: string): void {
+/** Makes the directory's entries (creations, renames, removals) durable. */
+export function fsyncDirectory(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY);
   try {
     fsyncSync(fd);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, SETTINGS } from '../../src/config/config.js';
+import { flagName, loadConfig, SETTINGS } from '../../src/config/config.js';
 import { parseDuration } from '../../src/config/duration.js';
 import { ConfigError } from '../../src/errors.js';
 import { runCli } from '../helpers/node-process.js';
@@ -135,7 +135,7 @@ test('config: $SIGSUM_LOGSERVER_CONFIG is used when --config is absent', () => {
 test('cli: --help documents every config key; a bad config exits 2 with the message', async () => {
   const help = await runCli(['--help']);
   assert.equal(help.code, 0);
-  for (const s of SETTINGS) assert.ok(help.output.includes(`--${s.key}`), `--help mentions --${s.key}`);
+  for (const s of SETTINGS) assert.ok(help.output.includes(`--${flagName(s)}`), `--help mentions --${flagName(s)}`);
   const c = withConfig(MINIMAL + 'nonsense = 1\n');
   try {
     const r = await runCli(['--role', 'primary', '--config', c.file]);
