@@ -35,6 +35,12 @@ export interface WitnessCosignerDeps {
   sizes: CosignedSizes;
   /** Bound on each witness's whole exchange, 409 resend included. */
   timeoutMs: number;
+  /**
+   * Once the answers so far satisfy the quorum, how long the round still
+   * waits for the other witnesses (their cosignatures are a bonus, not a
+   * condition). Default: timeoutMs, i.e. wait for everyone.
+   */
+  graceMs?: number;
   /** Seconds since the epoch. */
   nowSeconds(): number;
   nowMs(): number;
@@ -92,13 +98,38 @@ export class WitnessCosigner implements Cosigner {
 
   /**
    * Asks every witness at once and waits until each has answered, failed or
-   * timed out, so a round never takes longer than `timeoutMs`. Must not be
-   * called concurrently (the rotator runs one round at a time).
+   * timed out, so a round never takes longer than `timeoutMs`; once the
+   * answers satisfy the quorum, it waits at most `graceMs` more for the
+   * rest, so a black-holed witness does not add `timeoutMs` to every head.
+   * Must not be called concurrently (the rotator runs one round at a time).
    */
   async cosign(next: SignedTreeHead, _previous: SignedTreeHead): Promise<Cosignature[] | undefined> {
     const note = signedCheckpointNote(this.deps.logPublicKey, next);
     const started = this.deps.nowMs();
-    const attempts = await Promise.all(this.witnesses.map((w) => this.collect(w, next, note, started)));
+    const graceMs = this.deps.graceMs ?? this.deps.timeoutMs;
+    const round = new AbortController();
+    const answers: Array<{ attempt: Attempt; seconds: number } | undefined> = new Array(this.witnesses.length).fill(undefined);
+    const sofar = new Set<string>();
+    let graceTimer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      let open = this.witnesses.length;
+      if (open === 0) resolve();
+      this.witnesses.forEach((w, i) => {
+        void this.collect(w, next, note, started, round.signal).then((answer) => {
+          answers[i] = answer;
+          if (answer.attempt.ok) sofar.add(toHex(w.keyHash));
+          if (--open === 0) resolve();
+          else if (graceTimer === undefined && answer.attempt.ok && quorumSatisfied(this.deps.policy, sofar)) graceTimer = setTimeout(resolve, graceMs);
+        });
+      });
+    });
+    clearTimeout(graceTimer);
+    // Witnesses still out are cut off (aborted); a late answer is not used.
+    round.abort();
+    const cutOff = (this.deps.nowMs() - started) / 1000;
+    const attempts = answers.map(
+      (a) => a ?? { attempt: { ok: false, kind: 'late', reason: `no answer within ${graceMs} ms after the quorum was met` } as Attempt, seconds: cutOff },
+    );
     const cosignatures: Cosignature[] = [];
     const verified = new Set<string>();
     attempts.forEach(({ attempt: a }, i) => {
@@ -133,11 +164,11 @@ export class WitnessCosigner implements Cosigner {
   }
 
   /** Never rejects: a local failure (say, reading a proof) fails this witness's round, not everyone's. */
-  private async collect(w: PolicyWitness, sth: SignedTreeHead, note: string, started: number): Promise<{ attempt: Attempt; seconds: number }> {
+  private async collect(w: PolicyWitness, sth: SignedTreeHead, note: string, started: number, round: AbortSignal): Promise<{ attempt: Attempt; seconds: number }> {
     const trace: ExchangeTrace = { retried: false, httpError: undefined };
     let attempt: Attempt;
     try {
-      attempt = await this.exchange(w, sth, note, trace);
+      attempt = await this.exchange(w, sth, note, trace, round);
     } catch (err) {
       attempt = { ok: false, kind: 'internal', reason: `internal error: ${(err as Error)?.message ?? String(err)}` };
     }
@@ -154,8 +185,8 @@ export class WitnessCosigner implements Cosigner {
     return { attempt, seconds };
   }
 
-  private async exchange(w: PolicyWitness, sth: SignedTreeHead, note: string, trace: ExchangeTrace): Promise<Attempt> {
-    const signal = AbortSignal.timeout(this.deps.timeoutMs);
+  private async exchange(w: PolicyWitness, sth: SignedTreeHead, note: string, trace: ExchangeTrace, round: AbortSignal): Promise<Attempt> {
+    const signal = AbortSignal.any([AbortSignal.timeout(this.deps.timeoutMs), round]);
     const id = toHex(w.keyHash);
     let oldSize = this.deps.sizes.get(id);
     // A remembered size beyond this head cannot be sent; ask from 0 and let the 409 tell.
@@ -271,6 +302,7 @@ export function buildCosigner(ctx: ExtensionContext): Cosigner | undefined {
     consistencyProof: (oldSize, newSize) => ctx.tree.consistencyProof(oldSize, newSize),
     sizes: new SqliteCosignedSizes(ctx.tree.db),
     timeoutMs: ctx.config.timeoutMs,
+    graceMs: Math.min(ctx.config.primary.witnessGraceMs, ctx.config.timeoutMs),
     nowSeconds: () => Math.floor(Date.now() / 1000),
     nowMs: () => Date.now(),
     log: ctx.log,

@@ -31,7 +31,7 @@ interface Setup {
   /** Restarts witness i on its port with the given state file. */
   restart(i: number, stateFile: string): Promise<void>;
   sth(size: number): SignedTreeHead;
-  cosigner(policyText: string, timeoutMs?: number): { cosigner: WitnessCosigner; log: CapturingLogger };
+  cosigner(policyText: string, timeoutMs?: number, graceMs?: number): { cosigner: WitnessCosigner; log: CapturingLogger };
   hexKey(i: number): string;
 }
 
@@ -70,7 +70,7 @@ async function setup(t: import('node:test').TestContext, count: number): Promise
     },
     sth: (size) => signTreeHead(log, { size, rootHash: tree.root(size) }),
     hexKey: (i) => toHex(keys[i]!.publicKey),
-    cosigner(policyText, timeoutMs = 2000) {
+    cosigner(policyText, timeoutMs = 2000, graceMs?: number) {
       const logger = capturingLogger();
       const cosigner = new WitnessCosigner({
         policy: parsePolicy(policyText),
@@ -79,6 +79,7 @@ async function setup(t: import('node:test').TestContext, count: number): Promise
         consistencyProof: (a, b) => tree.proof(a, b),
         sizes,
         timeoutMs,
+        ...(graceMs === undefined ? {} : { graceMs }),
         nowSeconds: () => Math.floor(Date.now() / 1000),
         nowMs: () => Date.now(),
         log: logger,
@@ -209,4 +210,33 @@ test('cosigner: misbehaving witnesses are ignored and logged with their answer; 
     assert.equal(mine.length, 1, `one warning for ${name} over two rounds:\n${warnings.join('\n')}`);
     assert.match(mine[0]!, re);
   }
+});
+
+test('cosigner: once the quorum is met, a black-holed witness costs the grace, not the timeout; without the quorum the round waits for it', async (t) => {
+  const s = await setup(t, 2);
+  const hang = await startBadWitness({ kind: 'hang' });
+  t.after(() => hang.close());
+  const hangKey = makeKey(join(s.dir, 'hang.key'));
+  const extra = `witness hang ${toHex(hangKey.publicKey)} ${hang.url}\n`;
+  const timeoutMs = 6000;
+  const graceMs = 300;
+  const { cosigner, log } = s.cosigner(policyFor(s, 'quorum g', `${extra}group g 2 w1 w2 hang\n`), timeoutMs, graceMs);
+  for (const size of [5, 8, 9]) {
+    const started = Date.now();
+    const result = await cosigner.cosign(s.sth(size), s.sth(0));
+    const took = Date.now() - started;
+    assert.ok(result !== undefined, 'two of three cosigned');
+    assertValid(s, s.sth(size), result, 2);
+    assert.ok(took < timeoutMs - 1000, `round ${size} took ${took} ms: it must not wait out the ${timeoutMs} ms timeout`);
+  }
+  assert.equal(hang.requests, 3, 'the black-holed witness is still asked every round');
+  const warnings = log.lines.filter((l) => l.startsWith('WARNING') && l.includes('witness hang'));
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /no answer within 300 ms after the quorum was met/);
+
+  // When the quorum needs the silent witness, the round waits for it (up to the timeout) and fails.
+  const all = s.cosigner(policyFor(s, 'quorum g', `${extra}group g all w1 w2 hang\n`), 1500, graceMs);
+  const started = Date.now();
+  assert.equal(await all.cosigner.cosign(s.sth(10), s.sth(9)), undefined);
+  assert.ok(Date.now() - started >= 1400, 'without the quorum there is nothing to cut short');
 });
