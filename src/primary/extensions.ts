@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { TreeStore } from '../tree/store.js';
 import type { Hash, PublicKey } from '../types.js';
+import type { SignatureVerifier } from './log-service.js';
 import type { PrimaryExtensions } from './node.js';
 import { buildReplicationGate, type GateObserver } from './replication-gate.js';
 import { buildCosigner, type CosignObserver } from './witness-cosigner.js';
@@ -18,6 +19,8 @@ export interface ExtensionContext {
   tree: TreeStore;
   /** Told what the secondaries and witnesses answer (the status model behind /metrics and the pages). */
   observe?: { gate?: GateObserver; cosign?: CosignObserver };
+  /** Ed25519 off the main thread (the node's verify pool), for submit tokens; default: on the calling thread. */
+  verify?: SignatureVerifier;
 }
 
 export async function buildPrimaryExtensions(ctx: ExtensionContext): Promise<PrimaryExtensions> {

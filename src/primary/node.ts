@@ -11,7 +11,7 @@ import { publicApp } from '../public-api/app.js';
 import { PublishedReads } from '../public-api/reads.js';
 import { startServer, type RunningServer } from '../http/serve.js';
 import { SthFile } from '../storage/sth-file.js';
-import { PrimaryLog, type SubmissionLimiter } from './log-service.js';
+import { PrimaryLog, type SignatureVerifier, type SubmissionLimiter } from './log-service.js';
 import { PublishedHead } from './published-head.js';
 import { Rotator, type Cosigner, type ReplicationGate } from './rotation.js';
 import { runPeriodically } from '../periodic.js';
@@ -92,7 +92,11 @@ async function startPrimary(
     idleIntervalMs: config.primary.idleIntervalMs,
   });
   opened.push(() => status.stop());
-  const ext = await extend({ config, log, logPublicKey: signer.publicKey, logKeyHash, tree, observe: { gate: status, cosign: status } });
+  // Signature checks (leaves and submit tokens) are add-leaf's dominant cost: do them on worker threads.
+  const verifyPool = new VerifyPool();
+  opened.push(() => verifyPool.close());
+  const verify: SignatureVerifier = (k, m, s) => verifyPool.verify(k, m, s);
+  const ext = await extend({ config, log, logPublicKey: signer.publicKey, logKeyHash, tree, observe: { gate: status, cosign: status }, verify });
   if (ext.close !== undefined) opened.push(ext.close);
   await ext.beforeServing?.();
   const published = new PublishedHead(await startupTreeHead(plan, sthFile, signer, log));
@@ -101,11 +105,8 @@ async function startPrimary(
 
   const sequencer = new Sequencer(tree, config.primary, log);
   opened.push(() => sequencer.stop()); // on stop: sequences what is pending, after the listeners closed
-  // Signature checks are add-leaf's dominant cost: do them on worker threads.
-  const verifyPool = new VerifyPool();
-  opened.push(() => verifyPool.close());
   const slots = new VerificationSlots(config.primary.maxVerifications, config.primary.maxVerificationsPerClient);
-  const service = new PrimaryLog((k, m, s) => verifyPool.verify(k, m, s), sequencer, published, ext.limiter, slots, {
+  const service = new PrimaryLog(verify, sequencer, published, ext.limiter, slots, {
     frozen: state === 'frozen',
   });
   const reads = new PublishedReads({

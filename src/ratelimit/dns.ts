@@ -130,7 +130,32 @@ export function cachingResolver(inner: TxtResolver, options: CacheOptions): TxtR
   };
 }
 
-/** The production resolver: node:dns with the default cache in front. */
-export function createTxtResolver(options: DnsResolverOptions & { readonly now?: () => number }): TxtResolver {
-  return cachingResolver(createDnsResolver(options), { ...DEFAULT_CACHE_OPTIONS, now: options.now ?? Date.now });
+/**
+ * DNS lookups in progress at once, at most (distinct names: the cache in
+ * front shares a lookup of one name). Beyond it a lookup fails at once, and
+ * the token is answered 503: a flood of tokens for made-up domains cannot
+ * queue unbounded lookups, nor flood the resolver.
+ */
+export const MAX_CONCURRENT_LOOKUPS = 32;
+
+/** Fails a lookup at once while `max` are in progress. */
+export function concurrencyLimitedResolver(inner: TxtResolver, max: number): TxtResolver {
+  let inProgress = 0;
+  return {
+    async lookupTxt(name: string): Promise<TxtAnswer> {
+      if (inProgress >= max) throw new Error(`${inProgress} DNS lookups are in progress already; retry later`);
+      inProgress++;
+      try {
+        return await inner.lookupTxt(name);
+      } finally {
+        inProgress--;
+      }
+    },
+  };
+}
+
+/** The production resolver: node:dns, at most MAX_CONCURRENT_LOOKUPS at once, with the default cache in front. */
+export function createTxtResolver(options: DnsResolverOptions & { readonly now?: () => number; readonly maxConcurrentLookups?: number }): TxtResolver {
+  const bounded = concurrencyLimitedResolver(createDnsResolver(options), options.maxConcurrentLookups ?? MAX_CONCURRENT_LOOKUPS);
+  return cachingResolver(bounded, { ...DEFAULT_CACHE_OPTIONS, now: options.now ?? Date.now });
 }

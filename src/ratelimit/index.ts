@@ -4,7 +4,9 @@
 // How a request is classified and charged:
 //
 //  1. If the request has a `sigsum-token: <domain> <hex signature>` header,
-//     it is verified first: a malformed header is 400, a signature that no
+//     and the rate-limit file has domain or public rules, and no key rule
+//     covers the leaf's key (else the token could not change the answer and
+//     is not looked at), it is verified first: a malformed header is 400, a signature that no
 //     key in the TXT records at _sigsum_v1.<domain> verifies is 403 (log-go
 //     answers 400 here), DNS failure is 503. A verified token yields the
 //     normalized domain. Without the header there is no domain.
@@ -40,11 +42,15 @@ export {
   submitTokenMessage,
   TOKEN_HEADER,
   type TokenHeader,
+  type TokenSignatureVerifier,
+  VERDICT_TTL_MS,
   type TokenVerifier,
   type TokenVerifierOptions,
 } from './token.js';
 export {
   cachingResolver,
+  concurrencyLimitedResolver,
+  MAX_CONCURRENT_LOOKUPS,
   createDnsResolver,
   createTxtResolver,
   parseResolverAddress,

@@ -59,11 +59,30 @@ export function parseTokenHeader(value: string): TokenHeader {
   return { domain, signature: asSignature(fromHex(sigHex)) };
 }
 
+/** Ed25519 verification, off the main thread in production (the verify pool). */
+export type TokenSignatureVerifier = (publicKey: PublicKey, message: Uint8Array, signature: Signature) => Promise<boolean>;
+
 export interface TokenVerifierOptions {
   /** This log's public key: the message every valid token signs. */
   readonly logPublicKey: PublicKey;
   readonly resolver: TxtResolver;
+  /** Default: node:crypto on the calling thread. */
+  readonly verify?: TokenSignatureVerifier;
+  /** How long a verdict on one token (domain and signature) is reused; default VERDICT_TTL_MS. */
+  readonly verdictTtlMs?: number;
+  readonly now?: () => number;
 }
+
+/**
+ * A verdict on a token (its domain, or 403) is reused for a minute: every
+ * request of a submitter carries the same token, and sigsum-submit repeats
+ * add-leaf until 200. Short, so that a key removed from DNS stops working
+ * soon after the DNS cache (5 min) lets go of it; a DNS failure is never
+ * kept.
+ */
+export const VERDICT_TTL_MS = 60_000;
+/** Verdicts kept at most (the oldest goes first): about 200 bytes each. */
+export const MAX_VERDICTS = 10_000;
 
 export interface TokenVerifier {
   /**
@@ -77,6 +96,12 @@ export interface TokenVerifier {
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const message = submitTokenMessage(options.logPublicKey);
+  const verifySignature: TokenSignatureVerifier = options.verify ?? (async (key, msg, sig) => ed25519Verify(key, msg, sig));
+  const ttlMs = options.verdictTtlMs ?? VERDICT_TTL_MS;
+  const now = options.now ?? Date.now;
+  // By "<domain> <signature hex>"; a promise, so that concurrent requests
+  // with one token share one lookup and one round of signature checks.
+  const verdicts = new Map<string, { expires: number; domain: Promise<string> }>();
 
   async function lookup(domain: NormalizedDomain): Promise<{ name: string; answer: TxtAnswer }> {
     const name = `${LABEL}.${domain.ascii}`;
@@ -91,28 +116,51 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
   }
 
+  async function check(domain: NormalizedDomain, signature: Signature): Promise<string> {
+    const { name, answer } = await lookup(domain);
+    if (!answer.found || answer.records.length === 0) {
+      throw new ForbiddenError(`${TOKEN_HEADER}: no TXT record at ${name}`);
+    }
+    const tried = answer.records.slice(0, MAX_KEYS);
+    const keys = tried.map(parseKeyRecord).filter((k): k is PublicKey => k !== undefined);
+    const malformed = tried.length - keys.length;
+    // All at once: the pool checks them in parallel, and a valid token's key is often not the first.
+    const results = await Promise.all(keys.map((key) => verifySignature(key, message, signature)));
+    if (results.includes(true)) return domain.name;
+    const ignored = answer.records.length - tried.length;
+    throw new ForbiddenError(
+      `${TOKEN_HEADER} for ${domain.name} does not verify with any key at ${name}` +
+        ` (${keys.length} key(s) tried, ${malformed} malformed record(s), ${ignored} ignored beyond ${MAX_KEYS})`,
+    );
+  }
+
   return {
-    async verify(headerValue: string): Promise<string> {
-      const { domain, signature } = parseTokenHeader(headerValue);
-      const { name, answer } = await lookup(domain);
-      if (!answer.found || answer.records.length === 0) {
-        throw new ForbiddenError(`${TOKEN_HEADER}: no TXT record at ${name}`);
+    verify(headerValue: string): Promise<string> {
+      let parsed: TokenHeader;
+      try {
+        parsed = parseTokenHeader(headerValue);
+      } catch (e) {
+        return Promise.reject(e);
       }
-      const tried = answer.records.slice(0, MAX_KEYS);
-      let malformed = 0;
-      for (const record of tried) {
-        const key = parseKeyRecord(record);
-        if (key === undefined) {
-          malformed++;
-          continue;
-        }
-        if (ed25519Verify(key, message, signature)) return domain.name;
+      const id = `${parsed.domain.name} ${Buffer.from(parsed.signature).toString('hex')}`;
+      const t = now();
+      const hit = verdicts.get(id);
+      if (hit !== undefined) {
+        if (hit.expires > t) return hit.domain;
+        verdicts.delete(id);
       }
-      const ignored = answer.records.length - tried.length;
-      throw new ForbiddenError(
-        `${TOKEN_HEADER} for ${domain.name} does not verify with any key at ${name}` +
-          ` (${tried.length - malformed} key(s) tried, ${malformed} malformed record(s), ${ignored} ignored beyond ${MAX_KEYS})`,
-      );
+      const domain = check(parsed.domain, parsed.signature);
+      if (verdicts.size >= MAX_VERDICTS) {
+        const oldest = verdicts.keys().next();
+        if (oldest.done !== true) verdicts.delete(oldest.value);
+      }
+      const entry = { expires: t + ttlMs, domain };
+      verdicts.set(id, entry);
+      // A verdict is kept; "could not tell" (DNS, shutting down) is not.
+      domain.catch((e: unknown) => {
+        if (!(e instanceof ForbiddenError) && verdicts.get(id) === entry) verdicts.delete(id);
+      });
+      return domain;
     },
   };
 }

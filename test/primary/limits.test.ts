@@ -119,3 +119,42 @@ test('rate limits: concurrent copies of a leaf are charged once, at and below th
   assert.equal(await addLeaf(url, makeLeaf(belowLimit)), 429, 'a third leaf is over the limit of 2');
   await submitUntilPublished(url, [one, a, b], 20_000);
 });
+
+test('submit tokens are not looked at when they cannot change the answer: no rate-limit file, no domain rules, or a key rule', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.remove());
+  const dns = await startDnsServer();
+  t.after(() => dns.close());
+  const listed = makeKey(join(dir.path, 'listed.key'));
+  const other = makeKey(join(dir.path, 'other.key'));
+  const tokenKey = makeKey(join(dir.path, 'token.key'));
+  dns.records.set('_sigsum_v1.example.org', [toHex(tokenKey.publicKey)]);
+  // A token that would be 403 if it were checked (signed for another log).
+  const bogus = `example.org ${toHex(tokenKey.sign(submitTokenMessage(makeKey(join(dir.path, 'x.key')).publicKey)))}`;
+  const run = async (name: string, rules: string | undefined, sends: Array<[typeof listed, number]>, queried: boolean): Promise<void> => {
+    const sub = join(dir.path, name);
+    const primaryKeys: Record<string, string> = { 'dns-resolver': dns.address };
+    if (rules !== undefined) {
+      writeFileSync(join(dir.path, `${name}.rules`), rules);
+      primaryKeys['rate-limit-file'] = join(dir.path, `${name}.rules`);
+    }
+    const setup = await preparePrimary(sub, { interval: '200ms', primary: primaryKeys });
+    const primary = await startNodeProcess('primary', setup);
+    try {
+      const before = dns.queries.length;
+      for (const [signer, status] of sends) {
+        const res = await http(`${setup.publicUrl}/add-leaf`, { method: 'POST', body: makeLeaf(signer).body, headers: { 'sigsum-token': bogus } });
+        assert.equal(res.status, status, `${name}: ${res.body}`);
+      }
+      assert.equal(dns.queries.length > before, queried, `${name}: DNS queried: ${dns.queries.slice(before).join(', ')}`);
+    } finally {
+      await primary.kill9();
+    }
+  };
+  const keyLine = `key ${toHex(keyHash(listed.publicKey))} 10\n`;
+  await run('no-file', undefined, [[other, 202]], false);
+  await run('keys-only', keyLine, [[listed, 202], [other, 429]], false);
+  await run('key-rule-first', `${keyLine}domain example.org 10\n`, [[listed, 202]], false);
+  // The check that proves the others: with a domain rule, an unlisted key's token is looked up (and refused).
+  await run('domain-rule', `${keyLine}domain example.org 10\n`, [[other, 403]], true);
+});

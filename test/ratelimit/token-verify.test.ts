@@ -4,8 +4,11 @@ import { generateSeed, signerFromSeed } from '../../src/crypto/index.js';
 import { ForbiddenError, UnavailableError, type LogError } from '../../src/errors.js';
 import { toHex } from '../../src/hex.js';
 import {
+  concurrencyLimitedResolver,
   createDnsResolver,
   createTokenVerifier,
+  VERDICT_TTL_MS,
+  type TxtResolver,
   createTxtResolver,
   submitTokenMessage,
   type TokenVerifier,
@@ -130,6 +133,7 @@ test('the production resolver caches answers for their TTL', T, async () => {
   const cached = createTokenVerifier({
     logPublicKey: logKey.publicKey,
     resolver: createTxtResolver({ server: dns.address, timeoutMs: 2000, now: () => now }),
+    now: () => now,
   });
   const name = '_sigsum_v1.rotating.example';
   const asked = () => dns.queries.filter((q) => q === name).length;
@@ -147,4 +151,56 @@ test('the production resolver caches answers for their TTL', T, async () => {
   assert.equal(asked(), 2);
   assert.equal(await cached.verify(header('rotating.example', stranger)), 'rotating.example');
   assert.equal(asked(), 2);
+});
+
+test('verdicts are cached per token for a short time; concurrent requests with one token share one check; checks go through the given verifier', T, async () => {
+  let now = 5_000_000;
+  const checked: string[] = [];
+  let lookups = 0;
+  const inner = createDnsResolver({ server: dns.address, timeoutMs: 2000 });
+  const resolver: TxtResolver = { lookupTxt: (name) => (lookups++, inner.lookupTxt(name)) };
+  const v = createTokenVerifier({
+    logPublicKey: logKey.publicKey,
+    resolver,
+    now: () => now,
+    verify: async (key, message, signature) => {
+      checked.push(toHex(key));
+      const { ed25519Verify } = await import('../../src/crypto/index.js');
+      return ed25519Verify(key, message, signature);
+    },
+  });
+  const good = header('multi.example', submitter);
+  assert.deepEqual(await Promise.all([v.verify(good), v.verify(good), v.verify(good)]), ['multi.example', 'multi.example', 'multi.example']);
+  assert.equal(lookups, 1, 'one lookup for three concurrent requests');
+  assert.equal(checked.length, 3, 'the three keys of one record set, checked once, through the given verifier');
+  assert.equal(await v.verify(good), 'multi.example');
+  assert.equal(lookups, 1, 'the verdict is reused');
+  const bad = header('wrong.example', submitter);
+  await rejects(v.verify(bad), ForbiddenError, 403, /does not verify/);
+  await rejects(v.verify(bad), ForbiddenError, 403, /does not verify/);
+  assert.equal(lookups, 2, 'a refusal is a verdict too');
+  now += VERDICT_TTL_MS + 1;
+  assert.equal(await v.verify(good), 'multi.example');
+  assert.equal(lookups, 3, 'checked again once the verdict expired');
+  // "Could not tell" is not kept.
+  await rejects(v.verify(header('broken.example', submitter)), UnavailableError, 503, /DNS lookup/);
+  await rejects(v.verify(header('broken.example', submitter)), UnavailableError, 503, /DNS lookup/);
+  assert.equal(lookups, 5);
+});
+
+test('DNS lookups in progress are bounded: beyond the bound a token is 503 at once', T, async () => {
+  const hanging: Array<() => void> = [];
+  const slow: TxtResolver = {
+    lookupTxt: () => new Promise((resolve) => hanging.push(() => resolve({ found: true, records: [keyHex(submitter)] }))),
+  };
+  const v = createTokenVerifier({ logPublicKey: logKey.publicKey, resolver: concurrencyLimitedResolver(slow, 2) });
+  const first = [v.verify(header('a.example', submitter)), v.verify(header('b.example', submitter))];
+  await rejects(v.verify(header('c.example', submitter)), UnavailableError, 503, /2 DNS lookups are in progress already/);
+  assert.equal(hanging.length, 2, 'the third lookup was never started');
+  hanging.forEach((h) => h());
+  assert.deepEqual(await Promise.all(first), ['a.example', 'b.example']);
+  // Room again.
+  const again = v.verify(header('c.example', submitter));
+  hanging[2]!();
+  assert.equal(await again, 'c.example');
 });
