@@ -105,10 +105,10 @@ test('config: errors name the key', () => {
     ['key-file = "k"\ndb-file = "d"\nlog-level = "loud"\n[primary]\nsth-file = "s"\n', /log-level must be/],
     ['key-file = \n', /config file/],
     [MINIMAL.replace('[primary]', 'headers-timeout = "20s"\n[primary]'), /headers-timeout \(20000ms\) must not exceed request-timeout \(10000ms\)/],
-    [MINIMAL.replace('[primary]', 'request-timeout = "0s"\n[primary]'), /request-timeout must be from 1ms to 24h/],
-    [MINIMAL.replace('[primary]', 'max-connections = 0\n[primary]'), /max-connections must be at least 1/],
-    [MINIMAL.replace('[primary]', 'max-pipelined-requests = 0\n[primary]'), /max-pipelined-requests must be at least 1/],
-    [MINIMAL + 'max-verifications = 0\n', /max-verifications must be at least 1/],
+    [MINIMAL.replace('[primary]', 'request-timeout = "0s"\n[primary]'), /"request-timeout" must be positive/],
+    [MINIMAL.replace('[primary]', 'max-connections = 0\n[primary]'), /"max-connections" must be at least 1/],
+    [MINIMAL.replace('[primary]', 'max-pipelined-requests = 0\n[primary]'), /"max-pipelined-requests" must be at least 1/],
+    [MINIMAL + 'max-verifications = 0\n', /"primary.max-verifications" must be at least 1/],
     [MINIMAL + 'max-verifications = 10\nmax-verifications-per-client = 11\n', /max-verifications-per-client must be from 1 to max-verifications \(10\)/],
   ];
   for (const [text, message] of cases) {
