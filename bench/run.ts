@@ -63,3 +63,9 @@ if (want('replication')) {
   const { benchReplication } = await import('./replication.js');
   print('replication', await benchReplication({}));
 }
+
+if (want('lifecycle')) {
+  const { benchBackup, benchImport } = await import('./lifecycle.js');
+  print('import at 1,000,000 leaves (sigsum-log import of a primary\'s public API; target: ≥ 0.3 of the local append rate)', await benchImport(1_000_000, 512));
+  print('backup at 1,000,000 leaves (online, of a running primary; add-leaf with 64 clients)', await benchBackup(1_000_000));
+}
