@@ -20,7 +20,27 @@ function print(title: string, figures: Figures): void {
   }
 }
 
-const only = new Set(process.argv.slice(2));
+// `npm run bench -- [name …] [--leaves N[,N…]] [--dir D]`: names pick benchmarks
+// (tree, add-leaf, replication); --leaves replaces the tree sizes (e.g.
+// `npm run bench -- tree --leaves 100000000`: one size, ~22 GB of disk);
+// --dir puts the tree databases there (default: the system temp dir).
+const args = process.argv.slice(2);
+function option(name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const value = args[i + 1];
+  if (value === undefined || value.startsWith('--')) throw new Error(`${name} needs a value`);
+  args.splice(i, 2);
+  return value;
+}
+const leavesOption = option('--leaves');
+const dirOption = option('--dir');
+const treeSizes = (leavesOption ?? '100000,1000000,10000000').split(',').map((v) => {
+  const n = Number(v.replace(/_/g, ''));
+  if (!Number.isSafeInteger(n) || n < 2) throw new Error(`--leaves: ${v} is not a tree size ≥ 2`);
+  return n;
+});
+const only = new Set(args);
 const want = (name: string): boolean => only.size === 0 || only.has(name);
 
 const limits = await benchCrypto();
@@ -31,8 +51,8 @@ const verifyAll = Object.entries(limits).find(([k]) => /verify\/s node:crypto \(
 if (want('tree')) {
   // Each size in a fresh process, so peak RSS belongs to that size alone.
   const results: Figures[] = [];
-  for (const leaves of [100_000, 1_000_000]) {
-    const dir = mkdtempSync(join(tmpdir(), 'sigsum-bench-tree-'));
+  for (const leaves of treeSizes) {
+    const dir = mkdtempSync(join(dirOption ?? tmpdir(), 'sigsum-bench-tree-'));
     try {
       const out = execFileSync(process.execPath, [treeBench, '--leaves', String(leaves), '--batch', '1000', '--dir', dir, '--json'], {
         encoding: 'utf8',
@@ -40,13 +60,40 @@ if (want('tree')) {
       });
       const figures = JSON.parse(out.trim().split('\n').pop() as string) as Figures;
       results.push(figures);
-      print(`tree at ${leaves.toLocaleString('en-US')} leaves (SQLite, durable batches of 1,000; targets: append ≥ 100,000/s, proofs ≥ 20,000/s, ≤ 400 B/leaf)`, figures);
+      print(`tree at ${leaves.toLocaleString('en-US')} leaves (SQLite, durable batches of 1,000; targets: append ≥ 100,000/s, proofs ≥ 20,000/s, ≤ 220 B/leaf)`, figures);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  const [small, large] = results as [Figures, Figures];
-  print('tree memory', { 'peak RSS MiB at 1M / at 100k (RSS independent of size: ≈ 1)': (large.peakRssMiB as number) / (small.peakRssMiB as number) });
+  const bySize = new Map(results.map((r) => [r.leaves as number, r]));
+  const small = bySize.get(100_000);
+  const base = bySize.get(1_000_000);
+  const large = bySize.get(10_000_000);
+  if (small !== undefined && base !== undefined) {
+    print('tree memory', { 'peak RSS MiB at 1M / at 100k (RSS independent of size: ≈ 1)': (base.peakRssMiB as number) / (small.peakRssMiB as number) });
+  }
+  if (base !== undefined && large !== undefined) {
+    // Issue 14: cost flat in tree size. Wall-clock ratios and, beside them, the
+    // same ratios per CPU second (the machine may be shared with other work).
+    const ratio = (key: string): number => (large[key] as number) / (base[key] as number);
+    print('tree scale: 10M / 1M in this run (flat = 1)', {
+      'append leaves/s (target ≥ 0.8)': ratio('appendLeavesPerSecond'),
+      'append leaves per CPU s': ratio('appendLeavesPerCpuSecond'),
+      'slowest batch ms (target ≤ 2)': ratio('appendSlowestBatchMs'),
+      'slowest batch CPU ms': ratio('appendSlowestBatchCpuMs'),
+      'inclusion proofs/s (target ≥ 0.9)': ratio('inclusionProofsPerSecond'),
+      'inclusion proofs per CPU s': ratio('inclusionProofsPerCpuSecond'),
+      'consistency proofs/s (target ≥ 0.9)': ratio('consistencyProofsPerSecond'),
+      'consistency proofs per CPU s': ratio('consistencyProofsPerCpuSecond'),
+      'random-pair consistency proofs/s (target ≥ 0.9)': ratio('consistencyProofsRandomPairsPerSecond'),
+      'random-pair consistency proofs per CPU s': ratio('consistencyProofsRandomPairsPerCpuSecond'),
+      'lookups by hash/s (target ≥ 0.9)': ratio('lookupsByHashPerSecond'),
+      'lookups by hash per CPU s': ratio('lookupsByHashPerCpuSecond'),
+      'peak RSS (target ≤ 1.15)': ratio('peakRssMiB'),
+      'database bytes per leaf at 10M (target ≤ 220)': large.dbBytesPerLeaf as number,
+      'open to first proof ms at 10M (target: start ≤ 1,000)': large.openToFirstProofMs as number,
+    });
+  }
 }
 
 if (want('add-leaf')) {

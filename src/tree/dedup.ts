@@ -24,12 +24,23 @@
 // record the progress; both change only in the append transaction that did
 // the work.
 //
-// Scaling: moving a chunk touches every page of the disk B-tree (~20 bytes
-// per leaf), so index pages written per leaf grow with size/chunk: about
-// 0.05 pages per leaf at 1M leaves, 0.1 at 2M (measured append rate per CPU
-// second: 160k at 1M, 130k at 2M). A file created with a larger dedupChunk
-// trades memory (~40 bytes per chunk entry) for that; a leveled disk level
-// would bound it at the cost of moving each entry several times.
+// Levels (schema 2): the disk level is itself leveled, as in an LSM tree, so
+// that the pages written per leaf stay flat as the tree grows. With one
+// B-tree keyed by the random prefix, moving a chunk touched nearly every page
+// of it: 0.04 pages per leaf at 1M leaves, 0.33 at 10M (measured; see
+// doc/design.md). Now tree_dedup is keyed by (level, h6, idx): chunks move
+// into level 1, and a level holding more than chunk·8^level entries moves
+// one h6 range at a time (about a slice's worth of its entries, round robin
+// by a cursor per level) into the next, as a few steps per append
+// transaction, paced by the leaves appended. Each entry is then rewritten
+// once per level (about log8(size/chunk) times) and each step dirties about
+// 8 slices' worth of pages of the next level, whatever the tree's size. An
+// entry lives in exactly one level at any time (a step is one transaction's
+// INSERT … SELECT and DELETE), and lookups probe every non-empty level with
+// one statement, taking the lowest confirmed index, so which level holds an
+// entry never matters for answers. Row counts per level (state
+// "dedup_rows_<level>") and cursors ("dedup_cursor_<level>") only pace the
+// moves; verifyIntegrity checks the counts.
 //
 // Most lookups are for new leaves, and a miss in a disk B-tree larger than the
 // page cache costs a page read (measured 2.6 µs per leaf at 1M leaves, 16% of
@@ -49,10 +60,44 @@ const DIGEST_PAGE = 4096;
 const INSERT_ROWS = 128;
 /** Slices per chunk move, by h6 range; also the filter's rows. */
 const SLICES = 32;
-const H6_SPAN = 2 ** 48 / SLICES;
+const H6_END = 2 ** 48;
+const H6_SPAN = H6_END / SLICES;
+/** Entries level L may hold before it moves ranges to level L+1: chunk · LEVEL_RATIO^L. */
+const LEVEL_RATIO = 8;
+/** Levels a tree of 2^53 leaves needs with chunk 1: log8(2^53) < 18. */
+export const MAX_DEDUP_LEVEL = 18;
+/** Level moves run while a level's credit is positive; credit grows by this times the leaves appended. */
+const MOVE_PACE = 1.5;
+/** Range moves per level in one append transaction beyond the pace (bounds the slowest batch). */
+const MOVES_PER_BATCH = 4;
 
 /** Default leaves per flush of the memory level: ~5 MB of typed arrays, allocated once. */
 export const DEFAULT_DEDUP_CHUNK = 131072;
+
+/** The disk level's table (schema 2); level defaults to 1, where chunks arrive. */
+export const DEDUP_TABLE_SQL =
+  'CREATE TABLE tree_dedup (level INTEGER NOT NULL DEFAULT 1, h6 INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (level, h6, idx)) WITHOUT ROWID';
+
+/**
+ * Schema 1 → 2, inside the caller's transaction: tree_dedup gains its level
+ * column. Every existing entry goes to the lowest level whose capacity holds
+ * them all, so no level moves follow; O(entries), once (measured ~1 s per
+ * million entries).
+ */
+export function migrateDedupToLevels(db: Database.Database): void {
+  const chunkValue: unknown = db.prepare("SELECT value FROM tree_state WHERE name = 'dedup_chunk'").pluck().get();
+  const chunk = typeof chunkValue === 'number' && Number.isSafeInteger(chunkValue) && chunkValue >= 1 ? chunkValue : DEFAULT_DEDUP_CHUNK;
+  const rows = db.prepare('SELECT count(*) FROM tree_dedup').pluck().get() as number;
+  let level = 1;
+  while (level < MAX_DEDUP_LEVEL && chunk * LEVEL_RATIO ** level < rows) level++;
+  db.exec(`${DEDUP_TABLE_SQL.replace('tree_dedup', 'tree_dedup_v2')};
+INSERT INTO tree_dedup_v2 (level, h6, idx) SELECT ${level}, h6, idx FROM tree_dedup ORDER BY h6, idx;
+DROP TABLE tree_dedup;
+ALTER TABLE tree_dedup_v2 RENAME TO tree_dedup;`);
+  db.prepare(
+    'INSERT INTO tree_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+  ).run(`dedup_rows_${level}`, rows);
+}
 
 /** The first 6 bytes of a hash as an integer in [0, 2^48). */
 export function hashPrefix(hash: HashText): number {
@@ -107,12 +152,22 @@ export class LeafHashIndex {
   // h6 of leaves [upto, size) in index order: the flush order source.
   private recent = new Float64Array(1024);
 
-  private readonly probeOne: Database.Statement<[number], number>;
-  private readonly probeMany: Database.Statement<[string], [number, number]>;
+  // Rows per disk level (index = level; 0 unused) and each level's move cursor.
+  private levelRows: number[] = [];
+  private cursors: number[] = [];
+  private credits: number[] = [];
+  private levelList = '';
+  private probes: { one: Database.Statement<[number], number>; many: Database.Statement<[string], [number, number]> } | undefined;
+
+  private readonly db: Database.Database;
+  private readonly moveRange: Database.Statement<[number, number, number, number]>;
+  private readonly deleteRange: Database.Statement<[number, number, number]>;
+  private readonly readLevelState: Database.Statement<[], [string, number]>;
+  private readonly countLevels: Database.Statement<[], [number, number]>;
   private readonly insert: Database.Statement<[number, number]>;
   private readonly insertRows: Database.Statement<[number[]]>;
   private readonly deleteFrom: Database.Statement<[number]>;
-  private readonly page: Database.Statement<[number, number], [number, number]>;
+  private readonly page: Database.Statement<[number, number, number], [number, number, number]>;
   private readonly readFilter: Database.Statement<[], [number, Buffer]>;
   private readonly writeFilter: Database.Statement<[number, Uint8Array]>;
   private readonly readState: Database.Statement<[string], number>;
@@ -127,21 +182,27 @@ export class LeafHashIndex {
     db: Database.Database,
     private readonly leafHashAt: LeafHashReader,
   ) {
-    this.probeOne = db.prepare<[number], number>('SELECT idx FROM tree_dedup WHERE h6 = ? ORDER BY idx').pluck();
-    this.probeMany = db
-      .prepare<[string], [number, number]>('SELECT h6, idx FROM tree_dedup WHERE h6 IN (SELECT value FROM json_each(?))')
-      .raw();
-    this.insert = db.prepare<[number, number]>('INSERT INTO tree_dedup (h6, idx) VALUES (?, ?)');
+    this.db = db;
+    this.insert = db.prepare<[number, number]>('INSERT INTO tree_dedup (level, h6, idx) VALUES (1, ?, ?)');
     // Many rows per statement: a quarter less CPU per row than one each.
     this.insertRows = db.prepare<[number[]]>(
-      `INSERT INTO tree_dedup (h6, idx) VALUES ${new Array(INSERT_ROWS).fill('(?, ?)').join(', ')}`,
+      `INSERT INTO tree_dedup (level, h6, idx) VALUES ${new Array(INSERT_ROWS).fill('(1, ?, ?)').join(', ')}`,
     );
     this.deleteFrom = db.prepare<[number]>('DELETE FROM tree_dedup WHERE idx >= ?');
     this.page = db
-      .prepare<[number, number], [number, number]>(
-        `SELECT h6, idx FROM tree_dedup WHERE (h6, idx) > (?, ?) ORDER BY h6, idx LIMIT ${DIGEST_PAGE}`,
+      .prepare<[number, number, number], [number, number, number]>(
+        `SELECT level, h6, idx FROM tree_dedup WHERE (level, h6, idx) > (?, ?, ?) ORDER BY level, h6, idx LIMIT ${DIGEST_PAGE}`,
       )
       .raw();
+    // In primary-key order, so the next level sees ascending inserts.
+    this.moveRange = db.prepare<[number, number, number, number]>(
+      'INSERT INTO tree_dedup (level, h6, idx) SELECT ?, h6, idx FROM tree_dedup WHERE level = ? AND h6 >= ? AND h6 < ? ORDER BY h6, idx',
+    );
+    this.deleteRange = db.prepare<[number, number, number]>('DELETE FROM tree_dedup WHERE level = ? AND h6 >= ? AND h6 < ?');
+    this.readLevelState = db
+      .prepare<[], [string, number]>("SELECT name, value FROM tree_state WHERE name GLOB 'dedup_rows_*' OR name GLOB 'dedup_cursor_*'")
+      .raw();
+    this.countLevels = db.prepare<[], [number, number]>('SELECT level, count(*) FROM tree_dedup GROUP BY level').raw();
     this.readFilter = db.prepare<[], [number, Buffer]>('SELECT id, bits FROM tree_dedup_filter').raw();
     this.writeFilter = db.prepare<[number, Uint8Array]>(
       'INSERT INTO tree_dedup_filter (id, bits) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET bits = excluded.bits',
@@ -181,6 +242,7 @@ export class LeafHashIndex {
         `dedup state (chunk ${this.chunk}, upto ${this.upto}, slices ${this.slicesDone}) does not fit a tree of ${size}`,
       );
     }
+    this.loadLevels();
     this.loadFilter();
     this.size = this.upto;
     this.memory.reset(Math.max(size - this.upto, this.chunk));
@@ -194,7 +256,9 @@ export class LeafHashIndex {
   lookup(hash: HashText): number | undefined {
     const h6 = hashPrefix(hash);
     if (!this.diskEmpty && this.filter.has(h6)) {
-      for (const index of this.probeOne.all(h6)) if (this.confirm(index, hash)) return index;
+      const indices = this.probeStatements().one.all(h6);
+      if (indices.length > 1) indices.sort((a, b) => a - b);
+      for (const index of indices) if (this.confirm(index, hash)) return index;
     }
     return this.lookupMemory(h6, hash);
   }
@@ -206,7 +270,7 @@ export class LeafHashIndex {
     const maybeOnDisk = this.diskEmpty ? [] : prefixes.filter((h6) => this.filter.has(h6));
     if (maybeOnDisk.length > 0) {
       const candidates = new Map<number, number[]>();
-      for (const [h6, index] of this.probeMany.all(JSON.stringify(maybeOnDisk))) {
+      for (const [h6, index] of this.probeStatements().many.all(JSON.stringify(maybeOnDisk))) {
         const list = candidates.get(h6);
         if (list === undefined) candidates.set(h6, [index]);
         else list.push(index);
@@ -248,9 +312,120 @@ export class LeafHashIndex {
    * level holds two chunks or more (after a huge batch), so it stays bounded.
    * Call inside the write transaction that added the leaves.
    */
-  flush(): void {
+  flush(added = 0): void {
     if (this.size - this.upto >= this.chunk) this.writeNextSlice();
     while (this.size - this.upto >= 2 * this.chunk) this.writeNextSlice();
+    this.moveLevels(added);
+  }
+
+  /** Entries level may hold before it moves ranges down. */
+  private capacity(level: number): number {
+    return this.chunk * LEVEL_RATIO ** level;
+  }
+
+  /**
+   * For every level over its capacity: credit for MOVE_PACE × the leaves
+   * just appended, spent on range moves into the next level (at most
+   * MOVES_PER_BATCH per level per transaction). A level receives at most
+   * what the one above moves, so each drains faster than it fills. Credits
+   * live in memory: after a restart moves resume with the next batch.
+   */
+  private moveLevels(added: number): void {
+    const step = Math.max(1, Math.ceil(this.chunk / SLICES));
+    for (let level = 1; level < MAX_DEDUP_LEVEL; level++) {
+      if ((this.levelRows[level] ?? 0) <= this.capacity(level)) {
+        this.credits[level] = 0;
+        continue;
+      }
+      const pace = MOVE_PACE * added;
+      let credit = Math.min((this.credits[level] ?? 0) + pace, 2 * Math.max(step, pace));
+      const maxMoves = MOVES_PER_BATCH + Math.ceil(pace / step);
+      for (let moves = 0; credit > 0 && moves < maxMoves && (this.levelRows[level] ?? 0) > this.capacity(level); moves++) {
+        credit -= Math.max(1, this.moveNextRange(level, step));
+      }
+      this.credits[level] = credit;
+    }
+  }
+
+  /** Moves the entries of level in the next h6 range (about `step` of them) to level + 1. */
+  private moveNextRange(level: number, step: number): number {
+    const rows = this.levelRows[level] ?? 0;
+    const lo = this.cursors[level] ?? 0;
+    const width = Math.max(1, Math.min(H6_END, Math.floor((H6_END / Math.max(1, rows)) * step)));
+    const hi = Math.min(H6_END, lo + width);
+    const moved = this.moveRange.run(level + 1, level, lo, hi).changes;
+    const deleted = this.deleteRange.run(level, lo, hi).changes;
+    if (deleted !== moved) throw new Error(`internal error: dedup level ${level} moved ${moved} entries but deleted ${deleted}`);
+    this.setLevelRows(level, rows - moved);
+    this.setLevelRows(level + 1, (this.levelRows[level + 1] ?? 0) + moved);
+    this.cursors[level] = hi >= H6_END ? 0 : hi;
+    this.writeState.run(`dedup_cursor_${level}`, this.cursors[level] as number);
+    return moved;
+  }
+
+  private setLevelRows(level: number, rows: number): void {
+    const before = this.levelRows[level] ?? 0;
+    this.levelRows[level] = rows;
+    this.writeState.run(`dedup_rows_${level}`, rows);
+    if ((before === 0) !== (rows === 0)) this.probes = undefined;
+  }
+
+  /** Probe statements over levels 1 … deepest non-empty one (rebuilt when that changes). */
+  private probeStatements(): { one: Database.Statement<[number], number>; many: Database.Statement<[string], [number, number]> } {
+    if (this.probes !== undefined) return this.probes;
+    // Every level up to the deepest non-empty one (normally all are in use),
+    // as an IN list on the first key column: one primary-key search per level.
+    let deepest = 1;
+    for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) if ((this.levelRows[level] ?? 0) > 0) deepest = level;
+    this.levelList = Array.from({ length: deepest }, (_v, i) => i + 1).join(', ');
+    this.probes = {
+      one: this.db.prepare<[number], number>(`SELECT idx FROM tree_dedup WHERE level IN (${this.levelList}) AND h6 = ?`).pluck(),
+      many: this.db
+        .prepare<[string], [number, number]>(
+          `SELECT h6, idx FROM tree_dedup WHERE level IN (${this.levelList}) AND h6 IN (SELECT value FROM json_each(?))`,
+        )
+        .raw(),
+    };
+    return this.probes;
+  }
+
+  /**
+   * Row counts and cursors per level from tree_state; recounted from the
+   * table when they are missing or malformed (a file from before levels
+   * existed, or a damaged state).
+   */
+  private loadLevels(): void {
+    this.levelRows = new Array<number>(MAX_DEDUP_LEVEL + 1).fill(0);
+    this.cursors = new Array<number>(MAX_DEDUP_LEVEL + 1).fill(0);
+    this.credits = [];
+    this.probes = undefined;
+    let valid = true;
+    for (const [name, value] of this.readLevelState.all()) {
+      const m = /^dedup_(rows|cursor)_([0-9]+)$/.exec(name);
+      const level = m === null ? NaN : Number(m[2]);
+      const limit = m?.[1] === 'rows' ? Number.MAX_SAFE_INTEGER : H6_END - 1;
+      if (!(level >= 1 && level <= MAX_DEDUP_LEVEL && Number.isSafeInteger(value) && value >= 0 && value <= limit)) {
+        valid = false;
+        continue;
+      }
+      if (m?.[1] === 'rows') this.levelRows[level] = value;
+      else this.cursors[level] = value;
+    }
+    const total = this.levelRows.reduce((a, b) => a + b, 0);
+    const expected = this.upto + (this.slicesDone > 0 ? this.chunk : 0); // upper bound of disk entries
+    if (!valid || total > expected || (total === 0 && !this.diskEmpty)) this.recountLevels();
+  }
+
+  /** O(disk entries): rewrites the per-level row counts from the table. Inside a write, or read-only repair in memory. */
+  private recountLevels(): void {
+    this.levelRows.fill(0);
+    for (const [level, rows] of this.countLevels.all()) {
+      if (!(Number.isInteger(level) && level >= 1 && level <= MAX_DEDUP_LEVEL)) {
+        throw new TreeIntegrityError(`the leaf-hash index has entries at level ${String(level)}`);
+      }
+      this.levelRows[level] = rows;
+    }
+    this.probes = undefined;
   }
 
   private writeNextSlice(): void {
@@ -272,6 +447,7 @@ export class LeafHashIndex {
     }
     for (const i of order) this.filter.add(this.recent[i] as number);
     this.writeFilter.run(s, this.filter.slice(s));
+    if (order.length > 0) this.setLevelRows(1, (this.levelRows[1] ?? 0) + order.length);
     this.slicesDone++;
     if (this.slicesDone === SLICES) {
       this.upto += this.chunk;
@@ -321,6 +497,8 @@ export class LeafHashIndex {
     this.slicesDone = 0;
     this.writeState.run('dedup_upto', this.upto);
     this.writeState.run('dedup_slices', 0);
+    this.recountLevels();
+    for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) this.writeState.run(`dedup_rows_${level}`, this.levelRows[level] as number);
   }
 
   /** Reads the stored filter, or rebuilds it from tree_dedup if rows are missing or malformed. */
@@ -342,20 +520,30 @@ export class LeafHashIndex {
    */
   diskDigest(): EntryDigest {
     const digest = new EntryDigest();
-    this.forEachDiskEntry((h6, index) => {
+    const rows = new Array<number>(MAX_DEDUP_LEVEL + 1).fill(0);
+    this.forEachDiskEntry((h6, index, level) => {
       if (!this.filter.has(h6)) throw new TreeIntegrityError(`the dedup filter misses the entry for leaf ${index}`);
+      if (!(Number.isInteger(level) && level >= 1 && level <= MAX_DEDUP_LEVEL)) {
+        throw new TreeIntegrityError(`the leaf-hash index entry for leaf ${index} is at level ${String(level)}`);
+      }
+      rows[level] = (rows[level] as number) + 1;
       digest.add(h6, index);
     });
+    for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) {
+      if (rows[level] !== this.levelRows[level]) {
+        throw new TreeIntegrityError(`the leaf-hash index has ${rows[level]} entries at level ${level}, its state says ${this.levelRows[level]}`);
+      }
+    }
     return digest;
   }
 
-  private forEachDiskEntry(visit: (h6: number, index: number) => void): void {
-    let last: [number, number] = [-1, -1];
+  private forEachDiskEntry(visit: (h6: number, index: number, level: number) => void): void {
+    let last: [number, number, number] = [Number.MIN_SAFE_INTEGER, -1, -1];
     for (;;) {
-      const page = this.page.all(last[0], last[1]);
-      for (const [h6, index] of page) visit(h6, index);
+      const page = this.page.all(last[0], last[1], last[2]);
+      for (const [level, h6, index] of page) visit(h6, index, level);
       if (page.length < DIGEST_PAGE) return;
-      last = page[page.length - 1] as [number, number];
+      last = page[page.length - 1] as [number, number, number];
     }
   }
 

@@ -1,16 +1,17 @@
 // TreeStore: the log's Merkle tree, durably, in one SQLite file.
 //
-// Storage (schema version 1; tables prefixed tree_):
+// Storage (schema version 2; tables prefixed tree_):
 // - tree_leaf_tiles(k, leaves): leaves [30k, 30k+30), length-prefixed
 //   (leaf-tiles.ts); 30 Sigsum leaves fill one 4 KiB page.
 // - tree_hash_tiles(id, hashes): the hash of every complete subtree, in
 //   6-level tiles of one page each (tiles.ts): a proof reads about one row per
 //   6 levels and never rehashes leaves; tiles on the right edge grow by
 //   appending.
-// - tree_dedup(h6, idx), tree_dedup_filter: the disk level of the leaf-hash
-//   map and a fixed-size filter over it (dedup.ts).
+// - tree_dedup(level, h6, idx), tree_dedup_filter: the leveled disk level of
+//   the leaf-hash map and a fixed-size filter over it (dedup.ts). Version 1
+//   had tree_dedup(h6, idx); opening such a file migrates it in place.
 // - tree_state(name, value): schema_version, size, dedup_chunk, dedup_upto,
-//   dedup_slices.
+//   dedup_slices, dedup_rows_<level>, dedup_cursor_<level>.
 // - tree_meta(key, value): free-form metadata for callers (getMeta/setMeta).
 // Measured 222 bytes per 128-byte leaf at 1M leaves: 132 leaf, 64 hashes,
 // ~20 dedup, plus page slack and the 4 MiB filter.
@@ -27,10 +28,10 @@
 // is rebuilt whenever PRAGMA data_version shows another connection committed.
 // A store opened as sole writer (a running node) skips that check on reads
 // and refuses a write that finds another connection committed.
-// Memory is bounded whatever the tree size: 8 MiB SQLite page cache, 8 MiB
+// Memory is bounded whatever the tree size: 8 MiB SQLite page cache, 12 MiB
 // tile cache, ~5 MiB dedup memory level, 4 MiB filter.
 import Database from 'better-sqlite3';
-import { BatchDedup, DEFAULT_DEDUP_CHUNK, LeafHashIndex } from './dedup.js';
+import { BatchDedup, DEDUP_TABLE_SQL, DEFAULT_DEDUP_CHUNK, LeafHashIndex, migrateDedupToLevels } from './dedup.js';
 import { edgeLevels, RightEdge } from './compact.js';
 import { checkStoredTree } from './integrity.js';
 import { TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.js';
@@ -53,7 +54,7 @@ import {
 import { bytesEqual } from '../hex.js';
 import { HASH_SIZE, type Hash } from '../types.js';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export { TreeDivergenceError, TreeGapError, TreeIntegrityError };
 
@@ -64,7 +65,7 @@ export interface TreeStoreOptions {
    * exercise the moves. Default 131072.
    */
   readonly dedupChunk?: number;
-  /** Hash tiles kept in the in-process cache (≥ 1; a full tile is 4 KiB). Default 2048. */
+  /** Hash tiles kept in the in-process cache (≥ 1; a full tile is 4 KiB). Default 3072. */
   readonly tileCacheTiles?: number;
   /**
    * The caller promises that no other connection writes the tree while this
@@ -81,7 +82,7 @@ CREATE TABLE tree_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT 
 CREATE TABLE tree_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE tree_leaf_tiles (k INTEGER PRIMARY KEY, leaves BLOB NOT NULL);
 CREATE TABLE tree_hash_tiles (id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
-CREATE TABLE tree_dedup (h6 INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (h6, idx)) WITHOUT ROWID;
+${DEDUP_TABLE_SQL};
 CREATE TABLE tree_dedup_filter (id INTEGER PRIMARY KEY, bits BLOB NOT NULL);
 INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('size', 0), ('dedup_upto', 0), ('dedup_slices', 0);
 `;
@@ -89,7 +90,7 @@ INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}
 // Page cache per connection: bounded, so memory does not grow with the tree;
 // the OS page cache holds the rest of the file.
 const CACHE_KIB = 8192;
-const DEFAULT_TILE_CACHE_TILES = 2048; // ≤ 8 MiB
+const DEFAULT_TILE_CACHE_TILES = 3072; // ≤ 12 MiB: every upper tile of a 16M-leaf tree (tile-cache.ts)
 // Ragged-edge subtree hashes remembered (see SubtreeMemo); ~100 bytes each.
 const MEMO_ENTRIES = 4096;
 const LEAF_PAGE_TILES = 64;
@@ -102,7 +103,13 @@ function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: nu
       db.prepare("INSERT INTO tree_state (name, value) VALUES ('dedup_chunk', ?)").run(dedupChunk);
       return;
     }
-    const version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
+    let version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
+    if (version === 1) {
+      // 1 → 2: the leaf-hash index's disk level gains levels (dedup.ts). Same transaction: all or nothing.
+      migrateDedupToLevels(db);
+      db.prepare("UPDATE tree_state SET value = 2 WHERE name = 'schema_version'").run();
+      version = 2;
+    }
     if (version !== SCHEMA_VERSION) {
       throw new Error(`${path}: tree schema version ${String(version)}, this program reads ${SCHEMA_VERSION}`);
     }
@@ -158,7 +165,7 @@ export class TreeStore {
 
   private constructor(db: Database.Database, options: TreeStoreOptions) {
     this.db = db;
-    this.tiles = new TileCache(options.tileCacheTiles ?? DEFAULT_TILE_CACHE_TILES);
+    this.tiles = new TileCache(options.tileCacheTiles ?? DEFAULT_TILE_CACHE_TILES, (id) => id < firstTileId(1));
     this.soleWriter = options.soleWriter === true;
     this.index = new LeafHashIndex(db, (i) => this.nodeText(0, i));
     this.readTx = db.transaction((fn: () => unknown) => {
@@ -512,7 +519,7 @@ export class TreeStore {
     hashes.forEach((h, i) => this.index.add(h, start + i));
     this.sizeNow = start + leaves.length;
     this.stmt.setSize.run(this.sizeNow);
-    this.index.flush();
+    this.index.flush(leaves.length);
   }
 
   private appendLeafTiles(start: number, leaves: readonly Uint8Array[]): void {

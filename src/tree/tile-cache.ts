@@ -1,20 +1,64 @@
-// A bounded cache of hash-tile blobs, evicting in insertion order. Sound
-// because tiles only grow by appending (a cached blob is always a prefix of
-// the stored tile, so any hash inside it is current); the store clears it
-// whenever tiles may have shrunk: truncate, a failed write transaction, another
-// connection's commit. FIFO rather than LRU: a hit is then a single Map
-// lookup, and the few hot upper tiles that get evicted cost one re-read.
+// A bounded cache of hash-tile blobs. Sound because tiles only grow by
+// appending (a cached blob is always a prefix of the stored tile, so any hash
+// inside it is current); the store clears it whenever tiles may have shrunk:
+// truncate, a failed write transaction, another connection's commit.
+//
+// Two classes share one capacity. Bottom tiles (tile level 0) are one per 64
+// leaves: a random proof or lookup misses on one of them whatever the cache
+// size once the tree has a few million leaves. Upper tiles are 64 times
+// fewer and every proof reads one per tile level, so they get the room:
+// bottom tiles keep at least `bottomReserve` places (the right edge and what
+// appends touch) and whatever upper tiles leave free. Without that, at 10M
+// leaves the 2,441 level-1 tiles were flushed by level-0 misses from a FIFO
+// of 2,048 and a random proof read two tiles instead of one. Each class is
+// evicted in insertion order (FIFO: a hit is a single Map lookup).
+
+class IdRing {
+  private readonly ids: Float64Array;
+  private head = 0;
+  count = 0;
+
+  constructor(capacity: number) {
+    this.ids = new Float64Array(capacity);
+  }
+
+  push(id: number): void {
+    this.ids[(this.head + this.count) % this.ids.length] = id;
+    this.count++;
+  }
+
+  shift(): number {
+    const id = this.ids[this.head] as number;
+    this.head = (this.head + 1) % this.ids.length;
+    this.count--;
+    return id;
+  }
+
+  clear(): void {
+    this.head = 0;
+    this.count = 0;
+  }
+}
 
 export class TileCache {
   private readonly tiles = new Map<number, Buffer>();
-  // Insertion order as a ring of ids: evicting needs no Map iterator.
-  private readonly order: number[];
-  private next = 0;
+  private readonly bottom: IdRing;
+  private readonly upper: IdRing;
+  private readonly bottomReserve: number;
 
-  /** capacity in tiles (a full tile is 4 KiB): memory stays bounded whatever the tree size. */
-  constructor(private readonly capacity: number) {
+  /**
+   * capacity in tiles (a full tile is 4 KiB): memory stays bounded whatever
+   * the tree size. isBottom tells a tile-level-0 id; without it every tile is
+   * treated alike (one FIFO).
+   */
+  constructor(
+    private readonly capacity: number,
+    private readonly isBottom: (id: number) => boolean = () => true,
+  ) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`invalid tile cache capacity ${capacity}`);
-    this.order = new Array<number>(capacity).fill(-1);
+    this.bottom = new IdRing(capacity);
+    this.upper = new IdRing(capacity);
+    this.bottomReserve = Math.min(capacity, Math.max(1, Math.floor(capacity / 8)));
   }
 
   /** The cached blob if it holds at least minBytes. */
@@ -28,16 +72,22 @@ export class TileCache {
       this.tiles.set(id, tile); // a longer version of a cached tile keeps its place
       return;
     }
-    const evicted = this.order[this.next] as number;
-    if (evicted !== -1) this.tiles.delete(evicted);
-    this.order[this.next] = id;
-    this.next = (this.next + 1) % this.capacity;
+    const bottom = this.isBottom(id);
+    if (this.tiles.size >= this.capacity) {
+      // Full: an upper tile displaces a bottom one beyond the reserve, a
+      // bottom tile an upper one only while bottom tiles are below it.
+      const fromBottom = bottom
+        ? !(this.bottom.count < this.bottomReserve && this.upper.count > 0)
+        : this.bottom.count > this.bottomReserve || this.upper.count === 0;
+      this.tiles.delete((fromBottom ? this.bottom : this.upper).shift());
+    }
+    (bottom ? this.bottom : this.upper).push(id);
     this.tiles.set(id, tile);
   }
 
   clear(): void {
     this.tiles.clear();
-    this.order.fill(-1);
-    this.next = 0;
+    this.bottom.clear();
+    this.upper.clear();
   }
 }

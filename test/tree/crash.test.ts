@@ -9,7 +9,9 @@ import { dbPath, leavesOf, tempDir } from './helpers.js';
 
 const CHILD = fileURLToPath(new URL('./append-child.js', import.meta.url));
 const BATCH = 100;
-const DEDUP_CHUNK = 250; // flushes land inside some batches, so kills can hit them
+// Chunk moves and level moves (level 1 holds 8 chunks, level 2 64: dedup.ts)
+// land inside some batches, so kills can hit them.
+const DEDUP_CHUNK = 60;
 
 /** Runs the appending child until it has committed `minBatches` more batches, then SIGKILLs it at a random moment. */
 function appendThenKill(path: string, minBatches: number, startSize: number): Promise<number> {
