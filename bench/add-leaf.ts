@@ -4,6 +4,7 @@
 // (all threads, and its main thread against a bare node:http floor), and the
 // server's peak RSS.
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { postAll } from './http-load.js';
 import { benchHttpFloor } from './http-floor.js';
@@ -18,16 +19,37 @@ import { preparePrimary, startNodeProcess, tempDir } from '../test/helpers/log-f
 export interface AddLeafBenchOptions {
   /** Leaves to put in the tree before the server starts. */
   prefill: number;
+  /**
+   * A tree database to start from instead (moved into place, then deleted
+   * with the run's directory), e.g. the 10M-leaf file the tree bench kept.
+   */
+  treeFile?: string;
   /** Leaves to submit over HTTP. */
   submissions: number;
   concurrency: number;
+}
+
+function moveFile(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    copyFileSync(from, to);
+    rmSync(from);
+  }
 }
 
 export async function benchAddLeaf(opts: AddLeafBenchOptions): Promise<Record<string, number>> {
   const dir = tempDir('sigsum-bench-');
   try {
     const setup = await preparePrimary(dir.path, { interval: '1s', primary: { 'max-pending': 200_000 } });
-    if (opts.prefill > 0) {
+    let treeSize = opts.prefill;
+    if (opts.treeFile !== undefined) {
+      moveFile(opts.treeFile, setup.dbFile);
+      const store = TreeStore.open(setup.dbFile);
+      treeSize = store.size();
+      store.close();
+    } else if (opts.prefill > 0) {
       const store = TreeStore.open(setup.dbFile);
       const batch = 10_000;
       for (let done = 0; done < opts.prefill; done += batch) {
@@ -53,7 +75,10 @@ export async function benchAddLeaf(opts: AddLeafBenchOptions): Promise<Record<st
     const floor = await benchHttpFloor(bodies, opts.concurrency);
     const floorCpu = floor['node:http floor server CPU µs per request'] as number;
 
+    // From spawn to the public API's "listening" line: what a restart costs.
+    const spawned = performance.now();
     const server = await startNodeProcess('primary', setup);
+    const startMs = performance.now() - spawned;
     try {
       const pid = server.proc.pid as number;
       const cpuBefore = cpuSeconds(pid);
@@ -79,7 +104,8 @@ export async function benchAddLeaf(opts: AddLeafBenchOptions): Promise<Record<st
         ...floor,
         'add-leaf main-thread CPU / node:http floor CPU': (mainCpu * 1e6) / statuses.length / floorCpu,
         'add-leaf load generator CPU µs per request': (clientCpu * 1e6) / statuses.length,
-        'add-leaf tree size before run': opts.prefill,
+        'add-leaf tree size before run': treeSize,
+        'primary start ms (spawn to serving)': startMs,
         'primary peak RSS MiB': peakRssMiB(server.proc.pid as number),
       };
     } finally {

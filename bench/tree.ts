@@ -15,10 +15,10 @@
 //   time to reopen the file as a node does and answer the first proof.
 //
 //   node dist/bench/tree.js                      100k and 1M leaves, each in a fresh process
-//   node dist/bench/tree.js --leaves N [--batch B] [--dir D] [--json]
+//   node dist/bench/tree.js --leaves N [--batch B] [--dir D] [--keep FILE] [--json]
 import { spawnSync } from 'node:child_process';
 import { createHash, hash as oneShotHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,8 @@ export interface BenchTreeOptions {
   readonly batch: number;
   /** Directory for the database file; the file is removed afterwards. */
   readonly dir: string;
+  /** Keep the database: move it to this path instead of removing it. */
+  readonly keep?: string;
 }
 
 const PROOF_SECONDS = 2;
@@ -203,6 +205,7 @@ export async function benchTree(opts: BenchTreeOptions): Promise<Record<string, 
     reopened.inclusionProof(randomInt(size), size);
     const openMs = seconds(openStart) * 1000;
     reopened.close();
+    if (opts.keep !== undefined) renameSync(path, opts.keep);
     return {
       leaves: total,
       batch,
@@ -251,7 +254,8 @@ async function main(args: string[]): Promise<void> {
   const dir = argValue(args, '--dir') ?? mkdtempSync(join(tmpdir(), 'bench-tree-'));
   try {
     if (leaves !== undefined) {
-      const result = await benchTree({ leaves: Number(leaves), batch, dir });
+      const keep = argValue(args, '--keep');
+      const result = await benchTree({ leaves: Number(leaves), batch, dir, ...(keep === undefined ? {} : { keep }) });
       if (args.includes('--json')) process.stdout.write(`${JSON.stringify(result)}\n`);
       else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(30)} ${Number(v.toFixed(3))}`);
       return;
