@@ -51,7 +51,15 @@ export function agentSigner(client: SshAgentClient, publicKey: PublicKey): Loade
  */
 export async function loadSigningKey(file: string, what: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedSigner> {
   if (looksLikePem(readKeyFileText(file))) return inProcessSigner(signerFromSeed(readPrivateKeyFile(file)), `key file ${file}`);
-  const publicKey = readPublicKeyFile(file);
+  let publicKey: PublicKey;
+  try {
+    publicKey = readPublicKeyFile(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(
+      `${what} ${file} holds neither an OpenSSH private key nor a public key (for signing through the ssh-agent): ${err.message}`,
+    );
+  }
   const hash = toHex(keyHash(publicKey));
   const socket = env[AGENT_SOCKET_ENV] ?? '';
   const using = `${what} ${file} is a public key (key hash ${hash}), so the private key is used through the ssh-agent at ${AGENT_SOCKET_ENV}`;

@@ -3,7 +3,7 @@
 // a public key file with the key in the agent.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -126,4 +126,14 @@ test('agent signer: a returned signature that does not verify with the public ke
   t.after(() => new Promise((resolve) => server.close(resolve)));
   const signer = await loadSigningKey(`${key.file}.pub`, 'key-file', { SSH_AUTH_SOCK: join(dir, 'liar.sock') });
   await assert.rejects(signer.sign(utf8.encode('x')), (err: Error) => err instanceof SshAgentError && /does not verify with key hash/.test(err.message));
+});
+
+test('loadSigningKey: a key file that is neither a private nor a public key names both possibilities; an open private key is refused', async (t) => {
+  const dir = tempDir(t);
+  const junk = join(dir, 'junk');
+  writeFileSync(junk, 'hello\n');
+  await assert.rejects(loadSigningKey(junk, 'key-file', {}), (err: Error) => err instanceof ConfigError && /^key-file .*junk holds neither an OpenSSH private key nor a public key/.test(err.message));
+  const key = newKey(dir, 'open.key');
+  chmodSync(key.file, 0o644);
+  await assert.rejects(loadSigningKey(key.file, 'key-file', {}), (err: Error) => err instanceof ConfigError && /permissions 0644 are too open.*chmod 600/.test(err.message));
 });
