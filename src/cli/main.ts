@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError } from '../errors.js';
 import { SETTINGS, flagName, loadConfig, settingsHelp, type Config, type Role } from '../config/config.js';
+import { versionString } from '../version.js';
 import { createLogger, type Logger } from '../log.js';
 import { registerKeyCommands } from './keys.js';
 import { registerInitCommand } from './init.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   // subcommands may define options of the same name (witness --key-file, init --config).
   program
     .enablePositionalOptions()
+    .version(versionString(), '--version', 'print the version (package version and git commit) and exit')
     .description('A Sigsum transparency log server (primary or secondary node) and its runbook tools.')
     .addOption(new Option('--role <role>', 'which node to run').choices(['primary', 'secondary']))
     .option('--config <file>', 'TOML config file (default: $SIGSUM_LOGSERVER_CONFIG, else /etc/sigsum/config.toml)');
