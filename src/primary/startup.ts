@@ -75,7 +75,13 @@ export function planStartup(sthFile: SthFile, tree: StartupTree, logPublicKey: P
  */
 export async function startupTreeHead(plan: StartupPlan, sthFile: SthFile, signer: AsyncSigner, log: Logger): Promise<CosignedTreeHead> {
   if (plan.kind === 'resume') return plan.head;
-  const sth = await signTreeHeadWith(signer, plan.treeHead);
+  let sth: SignedTreeHead;
+  try {
+    sth = await signTreeHeadWith(signer, plan.treeHead);
+  } catch (err) {
+    // The agent went away after the start-up check: a refusal like any other, files untouched.
+    throw new ConfigError(`cannot sign the first tree head (startup=${plan.mode}); ${sthFile.startupPath} is kept: ${(err as Error)?.message ?? String(err)}`);
+  }
   sthFile.store(sth); // crash-safe point: from here the sth file is the reference
   sthFile.removeStartup();
   log.info(`startup=${plan.mode}: signed and stored the first tree head, size ${sth.size}`);

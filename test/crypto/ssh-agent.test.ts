@@ -2,7 +2,6 @@
 // real ssh-add), and loadSigningKey's choice between a private key file and
 // a public key file with the key in the agent.
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { ed25519KeyBlob, SshAgentClient, SshAgentError } from '../../src/crypto/
 import { ConfigError } from '../../src/errors.js';
 import { toHex } from '../../src/hex.js';
 import type { Signer } from '../../src/types.js';
-import { startTestAgent } from '../helpers/ssh-agent.js';
+import { startLyingAgent, startTestAgent } from '../helpers/ssh-agent.js';
 
 const utf8 = new TextEncoder();
 
@@ -93,36 +92,11 @@ test('loadSigningKey: a private key file signs in process; a public key file sig
   assert.equal(toHex(await viaAgent.sign(message)), toHex(key.signer.sign(message)), 'the same signer works again: a new connection per signature');
 });
 
-/** An agent that offers `offered`'s key but signs with `signsWith`: a broken token, or a hostile socket. */
-function lyingAgent(socket: string, offered: Signer, signsWith: Signer): Promise<Server> {
-  const frame = (body: Buffer): Buffer => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(body.length);
-    return Buffer.concat([len, body]);
-  };
-  const str = (b: Uint8Array | string): Buffer => frame(Buffer.from(typeof b === 'string' ? Buffer.from(b) : b));
-  const server = createServer((conn) => {
-    let buf = Buffer.alloc(0);
-    conn.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length < 4 || buf.length < 4 + buf.readUInt32BE(0)) return;
-      const type = buf[4];
-      if (type === 11) {
-        conn.end(frame(Buffer.concat([Buffer.from([12, 0, 0, 0, 1]), str(ed25519KeyBlob(offered.publicKey)), str('liar')])));
-      } else {
-        const sig = signsWith.sign(utf8.encode('whatever'));
-        conn.end(frame(Buffer.concat([Buffer.from([14]), str(Buffer.concat([str('ssh-ed25519'), str(sig)]))])));
-      }
-    });
-  });
-  return new Promise((resolve) => server.listen(socket, () => resolve(server)));
-}
-
 test('agent signer: a returned signature that does not verify with the public key is never used', async (t) => {
   const dir = tempDir(t);
   const key = newKey(dir, 'log.key');
   const wrong = newKey(dir, 'wrong.key');
-  const server = await lyingAgent(join(dir, 'liar.sock'), key.signer, wrong.signer);
+  const server = await startLyingAgent(join(dir, 'liar.sock'), key.signer, wrong.signer);
   t.after(() => new Promise((resolve) => server.close(resolve)));
   const signer = await loadSigningKey(`${key.file}.pub`, 'key-file', { SSH_AUTH_SOCK: join(dir, 'liar.sock') });
   await assert.rejects(signer.sign(utf8.encode('x')), (err: Error) => err instanceof SshAgentError && /does not verify with key hash/.test(err.message));

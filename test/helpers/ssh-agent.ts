@@ -2,6 +2,9 @@
 // socket of our choosing, keys loaded with the real ssh-add, and killed -9
 // and restarted on the same socket to test a signer that loses its agent.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { ed25519KeyBlob } from '../../src/crypto/ssh-agent.js';
+import type { Signer } from '../../src/types.js';
 import { existsSync, rmSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { requireComponent } from './components.js';
@@ -66,3 +69,29 @@ export async function startTestAgent(t: TestContext, socket: string): Promise<Te
   t.after(() => agent.stop());
   return agent;
 }
+
+/** An agent that offers `offered`'s key but signs with `signsWith`: a broken token, or a hostile socket. */
+export function startLyingAgent(socket: string, offered: Signer, signsWith: Signer): Promise<Server> {
+  const frame = (body: Buffer): Buffer => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(body.length);
+    return Buffer.concat([len, body]);
+  };
+  const str = (b: Uint8Array | string): Buffer => frame(Buffer.from(typeof b === 'string' ? Buffer.from(b) : b));
+  const server = createServer((conn) => {
+    let buf = Buffer.alloc(0);
+    conn.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length < 4 || buf.length < 4 + buf.readUInt32BE(0)) return;
+      const type = buf[4];
+      if (type === 11) {
+        conn.end(frame(Buffer.concat([Buffer.from([12, 0, 0, 0, 1]), str(ed25519KeyBlob(offered.publicKey)), str('liar')])));
+      } else {
+        const sig = signsWith.sign(new TextEncoder().encode('whatever'));
+        conn.end(frame(Buffer.concat([Buffer.from([14]), str(Buffer.concat([str('ssh-ed25519'), str(sig)]))])));
+      }
+    });
+  });
+  return new Promise((resolve) => server.listen(socket, () => resolve(server)));
+}
+

@@ -5,7 +5,7 @@
 // once the agent is back the heads resume without a restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyHash } from '../../src/crypto/index.js';
 import { verifyTreeHeadSignature } from '../../src/formats/checkpoint.js';
@@ -13,7 +13,7 @@ import { parseSignedTreeHead } from '../../src/formats/messages.js';
 import { toHex } from '../../src/hex.js';
 import { makeKey, tempDir, type NodeSetup } from '../helpers/log-fixture.js';
 import { http, runCli, spawnCli, waitUntil, type NodeProcess } from '../helpers/node-process.js';
-import { startTestAgent } from '../helpers/ssh-agent.js';
+import { startLyingAgent, startTestAgent } from '../helpers/ssh-agent.js';
 import { addLeaf, inParallel, makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
 import { prepareCluster, publishedHead, waitForSize } from './fixture.js';
 
@@ -127,6 +127,14 @@ test('ssh-agent: a primary with a public key-file refuses to start without the a
   assert.equal(keyless.code, 2, keyless.output);
   assert.match(keyless.output, new RegExp(`key hash ${hash}.*does not hold this key \\(it offers 1 other key\\)`));
   assert.doesNotMatch(keyless.output, /RangeError|    at /, 'a message, not a stack');
+  // An agent that offers the key but answers with a signature that does not
+  // verify (a broken token): the first head is not signed, the files stay.
+  const liar = await startLyingAgent(join(dir.path, 'liar.sock'), primary.signer, makeKey(join(dir.path, 'liar.key')));
+  t.after(() => new Promise((resolve) => liar.close(resolve)));
+  const lied = await start({ SSH_AUTH_SOCK: join(dir.path, 'liar.sock') });
+  assert.equal(lied.code, 2, lied.output);
+  assert.match(lied.output, /cannot sign the first tree head \(startup=empty\); .*\.startup is kept: .*returned a signature that does not verify with key hash/);
   // Nothing was signed or written: the startup file is still there.
   assert.ok(readFileSync(`${primary.sthFile}.startup`, 'utf8').startsWith('startup=empty'));
+  assert.equal(existsSync(primary.sthFile), false);
 });
