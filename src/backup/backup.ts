@@ -49,6 +49,15 @@ export interface BackupOptions {
   pagesPerStep?: number;
   onProgress?: (pagesDone: number, pagesTotal: number) => void;
   now?: () => Date;
+  /** Abandons the copy at its next step (BackupAborted); the directory is left without a manifest. */
+  signal?: AbortSignal;
+}
+
+export class BackupAborted extends Error {
+  constructor() {
+    super('the backup was abandoned (the node is stopping)');
+    this.name = 'BackupAborted';
+  }
 }
 
 /** Default pages per step: 256 KiB, about a millisecond of copying. */
@@ -96,6 +105,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupManifest>
       const step = opts.pagesPerStep ?? DEFAULT_PAGES_PER_STEP;
       await store.db.backup(dest, {
         progress: ({ totalPages, remainingPages }) => {
+          if (opts.signal?.aborted === true) throw new BackupAborted(); // better-sqlite3 closes the backup and rejects
           opts.onProgress?.(totalPages - remainingPages, totalPages);
           return step;
         },

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { fsyncDirectory } from '../storage/atomic-file.js';
 import { runPeriodically, type Periodic } from '../periodic.js';
-import { createBackup } from './backup.js';
+import { BackupAborted, createBackup } from './backup.js';
 import { MANIFEST_NAME } from './manifest.js';
 
 export interface PeriodicBackupOptions {
@@ -24,6 +24,7 @@ export interface PeriodicBackupOptions {
   log: Logger;
   pagesPerStep?: number;
   now?: () => Date;
+  signal?: AbortSignal;
 }
 
 const PREFIX = 'backup-';
@@ -53,7 +54,7 @@ export async function takePeriodicBackup(opts: PeriodicBackupOptions): Promise<s
   const partial = join(opts.dir, PARTIAL + name);
   const final = join(opts.dir, name);
   const began = Date.now();
-  const manifest = await createBackup({ dbFile: opts.dbFile, sthFile: opts.sthFile, outDir: partial, pagesPerStep: opts.pagesPerStep, now: opts.now });
+  const manifest = await createBackup({ dbFile: opts.dbFile, sthFile: opts.sthFile, outDir: partial, pagesPerStep: opts.pagesPerStep, now: opts.now, signal: opts.signal });
   renameSync(partial, final); // crash-safe point: a finished backup appears under its name
   fsyncDirectory(opts.dir);
   opts.log.info(`backup: ${final} (tree size ${manifest.tree.size}, ${Date.now() - began} ms)`);
@@ -65,10 +66,25 @@ export async function takePeriodicBackup(opts: PeriodicBackupOptions): Promise<s
   return final;
 }
 
-/** Runs takePeriodicBackup at start and every intervalMs; a failed run is logged and retried next interval. */
+/**
+ * Runs takePeriodicBackup at start and every intervalMs; a failed run is
+ * logged and retried next interval. stop() abandons a backup in progress (its
+ * .partial- directory is removed by the next run) rather than delaying the
+ * node's shutdown by a whole copy.
+ */
 export function startPeriodicBackups(opts: PeriodicBackupOptions): Periodic {
-  return runPeriodically(opts.intervalMs, () => takePeriodicBackup(opts), {
-    failed: (err) => opts.log.error(`backup into ${opts.dir} failed (retried in ${opts.intervalMs} ms): ${(err as Error).message}`),
+  const abort = new AbortController();
+  const loop = runPeriodically(opts.intervalMs, () => takePeriodicBackup({ ...opts, signal: abort.signal }), {
+    failed: (err) => {
+      if (err instanceof BackupAborted) opts.log.info(`backup into ${opts.dir} abandoned: the node is stopping`);
+      else opts.log.error(`backup into ${opts.dir} failed (retried in ${opts.intervalMs} ms): ${(err as Error).message}`);
+    },
   });
+  return {
+    stop: async () => {
+      abort.abort();
+      await loop.stop();
+    },
+  };
 }
 

@@ -22,7 +22,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   log.info(`periodic backups into ${config.backup.dir} every ${config.backup.intervalMs} ms, keeping ${config.backup.keep}`);
   return {
     stop: async () => {
-      await backups.stop(); // a backup in progress finishes first (its steps are short)
+      await backups.stop(); // abandons a backup in progress
       await node.stop();
     },
   };

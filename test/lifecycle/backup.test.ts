@@ -4,7 +4,8 @@
 // runbook end to end (primary + secondary, the primary's files destroyed).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseManifest, type BackupManifest } from '../../src/backup/manifest.js';
 import { sha256File } from '../../src/backup/backup.js';
@@ -14,7 +15,7 @@ import { toHex } from '../../src/hex.js';
 import { LIFECYCLE_KEY } from '../../src/lifecycle.js';
 import { PUBLISHED_TREE_HEAD_KEY, VERIFIED_SIZE_KEY } from '../../src/replication/replicator.js';
 import { TreeStore } from '../../src/tree/store.js';
-import { http, runCli, waitUntil, type NodeProcess } from '../helpers/node-process.js';
+import { http, runCli, spawnCli, waitUntil, type NodeProcess } from '../helpers/node-process.js';
 import { makeKey, prepareSecondary, startNodeProcess, tempDir, writeToml } from '../helpers/log-fixture.js';
 import { makeLeaf, submitUntilPublished, type TestLeaf } from '../helpers/submitter.js';
 import { prepareCluster } from '../replication/fixture.js';
@@ -251,4 +252,48 @@ test('restore a primary from backup: backup under load, primary destroyed, resto
   }
   // And the restored primary takes new leaves.
   await submitUntilPublished(r.publicUrl, [makeLeaf(submitter)], 60_000);
+});
+
+test('backup: killed with -9 mid-copy, the directory has no manifest, is never restored, and is refused as a target', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.remove());
+  // A secondary's database (no sth file), large enough that the copy takes a while.
+  const dbFile = join(dir.path, 'node.db');
+  const store = TreeStore.open(dbFile);
+  for (let i = 0; i < 200_000; i += 10_000) {
+    const bytes = randomBytes(128 * 10_000);
+    store.appendLeaves(Array.from({ length: 10_000 }, (_v, j) => new Uint8Array(bytes.subarray(128 * j, 128 * (j + 1)))));
+  }
+  store.setMeta(LIFECYCLE_KEY, 'replica');
+  store.close();
+  const config = join(dir.path, 'node.toml');
+  writeToml(config, { 'key-file': join(dir.path, 'node.key'), 'db-file': dbFile });
+  makeKey(join(dir.path, 'node.key'));
+
+  const out = join(dir.path, 'out');
+  const backup = spawnCli(['backup', '--config', config, '--out', out], { name: 'backup (killed)' });
+  t.after(() => backup.kill9());
+  await waitUntil('the copy has begun', () => (existsSync(join(out, 'log.db')) && statSync(join(out, 'log.db')).size > 0 ? true : undefined), 60_000, 2);
+  await backup.kill9();
+  assert.ok(!existsSync(join(out, 'manifest.json')), 'no manifest: the backup did not finish');
+
+  const restoreCfg = join(dir.path, 'restored.toml');
+  writeToml(restoreCfg, { 'key-file': join(dir.path, 'node.key'), 'db-file': join(dir.path, 'restored.db') });
+  const restore = await runCli(['restore', '--from', out, '--config', restoreCfg]);
+  assert.equal(restore.code, 1, restore.output);
+  assert.match(restore.output, /has no manifest\.json: it is not a finished backup/);
+  assert.ok(!existsSync(join(dir.path, 'restored.db')));
+  const again = await runCli(['backup', '--config', config, '--out', out]);
+  assert.equal(again.code, 1, again.output);
+  assert.match(again.output, /an unfinished backup, which is never restored; remove it/);
+
+  // Removed as told, the backup runs to the end and restores.
+  rmSync(out, { recursive: true });
+  const ok = await runCli(['backup', '--config', config, '--out', out], 120_000);
+  assert.equal(ok.code, 0, ok.output);
+  const restored = await runCli(['restore', '--from', out, '--config', restoreCfg], 120_000);
+  assert.equal(restored.code, 0, restored.output);
+  const r = TreeStore.open(join(dir.path, 'restored.db'));
+  assert.equal(r.size(), 200_000);
+  r.close();
 });
