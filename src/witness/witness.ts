@@ -7,6 +7,7 @@ import { ed25519Verify, keyHash, sha256 } from '../crypto/index.js';
 import { BadRequestError, ConfigError, ForbiddenError, NotFoundError, UnavailableError } from '../errors.js';
 import { bytesEqual, fromBase64, toHex } from '../hex.js';
 import type { Logger } from '../log.js';
+import { RepeatFilter } from '../log-repeats.js';
 import { asHash, asSignature, HASH_SIZE, SIGNATURE_SIZE, type AsyncSigner, type Hash, type PublicKey, type Signature } from '../types.js';
 import { COSIGNATURE_NAMESPACE, logOrigin } from '../formats/checkpoint.js';
 import { formatInt } from '../formats/ascii.js';
@@ -55,8 +56,11 @@ export class Witness {
   private readonly logs = new Map<string, PublicKey>();
   private readonly byOriginHash = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** A key that cannot sign (agent gone) is logged once, not per request. */
+  private readonly signingErrors: RepeatFilter;
 
   constructor(private readonly opts: WitnessOptions) {
+    this.signingErrors = new RepeatFilter(opts.log);
     this.publicKey = opts.signer.publicKey;
     this.keyName = opts.keyName ?? witnessKeyName(this.publicKey);
     for (const key of opts.logKeys) {
@@ -120,11 +124,16 @@ export class Witness {
 
   /** A key that cannot sign now (ssh-agent gone) is a 503: the log retries, nothing is stored. */
   private async signOrUnavailable(message: Uint8Array): Promise<Signature> {
+    let signature: Signature;
     try {
-      return await this.opts.signer.sign(message);
+      signature = await this.opts.signer.sign(message);
     } catch (err) {
-      throw new UnavailableError(`the witness cannot sign now: ${(err as Error)?.message ?? String(err)}`);
+      const why = (err as Error)?.message ?? String(err);
+      this.signingErrors.report('error', 'sign', (err as Error)?.name ?? 'error', `the witness cannot sign: ${why}`);
+      throw new UnavailableError(`the witness cannot sign now: ${why}`);
     }
+    if (this.signingErrors.clear('sign')) this.opts.log.info('the witness signs again');
+    return signature;
   }
 
   /** The latest cosigned checkpoint for the origin whose SHA-256 is `originHashHex`, for monitors. */

@@ -228,8 +228,11 @@ test('sigsum-log witness --key-file KEY.pub: cosigns through a real ssh-agent; 5
   assert.equal(refused.status, 503, refused.body);
   assert.match(refused.body, /cannot sign now: .*agent/);
   assert.equal(await storedSize(w, url), 10, 'nothing stored without a signature');
+  assert.equal((await post(url, addCheckpointBody(w.log, w.tree, 10, 20))).status, 503);
+  assert.equal(p.output.match(/ERROR .*the witness cannot sign: /g)?.length, 1, `logged once, not per request:\n${p.output}`);
 
   await agent.restart();
   await agent.add(w.witnessKeyFile);
   await cosigned(10, 20); // the same process, a new agent connection
+  await p.waitForOutput(/the witness signs again/);
 });
