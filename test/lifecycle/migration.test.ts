@@ -69,6 +69,13 @@ test('migration: import --follow, stop writes, final import, promote with the ol
   const promoted = await runCli(['promote-secondary', '--config', target.config, '--log-key-file', old.setup.keyFile, '--published-head', old.setup.sthFile], 60_000);
   assert.equal(promoted.code, 0, promoted.output);
   assert.match(promoted.output, /Published tree heads[\s\S]*ok/);
+  // A backup now (promoted, not started yet) holds the startup file the promotion wrote.
+  const backup = await runCli(['backup', '--config', join(dir.path, 'new-primary.toml'), '--out', join(dir.path, 'promoted-backup')], 60_000);
+  assert.equal(backup.code, 0, backup.output);
+  const manifest = JSON.parse(readFileSync(join(dir.path, 'promoted-backup', 'manifest.json'), 'utf8')) as { files: Array<{ name: string }>; lifecycle: string };
+  assert.deepEqual(manifest.files.map((f) => f.name), ['log.db', 'sth.startup']);
+  assert.equal(manifest.lifecycle, 'appending');
+  assert.equal(readFileSync(join(dir.path, 'promoted-backup', 'sth.startup'), 'utf8'), 'startup=local-tree\n');
   const primary = await startPrimary(join(dir.path, 'new-primary.toml'), 'new primary');
   t.after(() => primary.kill9());
   const newUrl = `http://127.0.0.1:${publicPort}`;
