@@ -13,6 +13,7 @@ import { registerWitnessCommand } from './witness.js';
 import { registerFailoverCommands } from './failover.js';
 import { registerImportCommand } from './import.js';
 import { registerBackupCommands } from './backup.js';
+import { registerVerifyTilesCommand } from './verify-tiles.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerFailoverCommands(program);
   registerImportCommand(program);
   registerBackupCommands(program);
+  registerVerifyTilesCommand(program);
   return program;
 }
 

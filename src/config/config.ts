@@ -59,6 +59,7 @@ export const SETTINGS: readonly Setting[] = [
   S('', 'log-file', 'path', '', 'file to append log lines to (default: stderr)'),
   S('', 'log-level', 'string', 'info', 'debug, info, warning or error'),
   S('', 'log-format', 'string', 'text', 'text (one readable line per event) or json (one object per line, for log shippers)'),
+  S('', 'tiles-dir', 'path', '', 'directory to export the tlog-tiles of each published head into, for a static web server (empty: no export)'),
   S('', 'internal-token-file', 'path', '', 'file holding a shared bearer token required on every internal API request'),
   S('', 'headers-timeout', 'duration', 5_000, 'both listeners: a client must send a request head within this time, or the connection is closed', { min: 1, max: 10 * MINUTE }),
   S('', 'request-timeout', 'duration', 10_000, 'both listeners: a client must send a whole request (head and body) within this time (at least headers-timeout)', { min: 1, max: HOUR }),
@@ -82,7 +83,7 @@ export const SETTINGS: readonly Setting[] = [
   S('secondary', 'primary-url', 'string', '', "the primary's internal base URL (or another secondary's, for cascading replication)"),
   S('secondary', 'log-pubkey-file', 'path', '', "the log's public key, to verify the published tree heads this node keeps (and serves, as a read replica)"),
   S('secondary', 'serve-reads', 'bool', true, 'with log-pubkey-file: serve the public read endpoints and tiles for the verified published head (a read replica)'),
-  S('secondary', 'read-max-range', 'int', 512, 'read replica: maximum number of leaves returned by one public get-leaves request'),
+  S('secondary', 'read-max-range', 'int', 512, 'read replica: maximum number of leaves returned by one public get-leaves request', { min: 1, max: 65_536 }),
   S('secondary', 'read-policy-file', 'path', '', "read replica: Sigsum policy whose witness keys give the checkpoint's cosignature lines"),
   S('backup', 'dir', 'path', '', 'directory for periodic online backups of the running node (empty: none)'),
   S('backup', 'interval', 'duration', 24 * HOUR, 'time between periodic backups (the first is taken at start)', { min: 1000, max: 30 * 24 * HOUR }),
@@ -148,6 +149,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warning' | 'error';
   logFormat: 'text' | 'json';
   internalTokenFile: string;
+  /** '' = no static tile export. */
+  tilesDir: string;
   http: HttpLimits;
   primary: PrimaryConfig;
   secondary: SecondaryConfig;
@@ -321,6 +324,7 @@ export function loadConfig(opts: LoadOptions): Config {
     logLevel: logLevel as Config['logLevel'],
     logFormat,
     internalTokenFile: get('internal-token-file'),
+    tilesDir: get('tiles-dir'),
     http: {
       headersTimeoutMs: get('headers-timeout'),
       requestTimeoutMs: get('request-timeout'),
@@ -385,7 +389,6 @@ function validate(c: Config, requirePrimaryUrl: boolean): void {
     );
   } else if (requirePrimaryUrl) {
     need(c.secondary.primaryUrl !== '', '[secondary] primary-url is not set');
-    need(c.secondary.maxRange >= 1, '[secondary] read-max-range must be at least 1');
   }
 }
 

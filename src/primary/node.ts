@@ -9,6 +9,7 @@ import type { LifecycleState } from '../lifecycle.js';
 import { internalApp, internalRoutes } from '../internal-api/app.js';
 import { publicApp } from '../public-api/app.js';
 import { PublishedReads } from '../public-api/reads.js';
+import { TileExporter } from '../tiles/export.js';
 import { startServer, type RunningServer } from '../http/serve.js';
 import { SthFile } from '../storage/sth-file.js';
 import { PrimaryLog, type SignatureVerifier, type SubmissionLimiter } from './log-service.js';
@@ -160,6 +161,8 @@ async function startPrimary(
   const internalServer = await startServer(internal, config.internalEndpoint, undefined, config.http);
   opened.push(() => internalServer.close());
   sequencer.start();
+  const exporter = config.tilesDir === '' ? undefined : new TileExporter({ dir: config.tilesDir, store: tree, logPublicKey: signer.publicKey, witnessKey: reads.witnessKey, log });
+  if (exporter !== undefined) opened.push(() => exporter.stop()); // after the rotation stopped: it finishes the file in flight
   const rotationErrors = new RepeatFilter(log);
   const rotation = runPeriodically(config.intervalMs, () => rotator.rotate(), {
     failed: (err) => {
@@ -167,6 +170,7 @@ async function startPrimary(
       rotationErrors.report('error', 'rotation', (err as Error)?.name ?? 'error', `tree head rotation failed: ${(err as Error)?.message ?? String(err)}`);
     },
     succeeded: () => {
+      exporter?.headPublished(published.current); // off this path: it only schedules
       if (rotationErrors.clear('rotation')) log.info('tree head rotation succeeds again');
     },
   });

@@ -42,6 +42,11 @@ export class PublishedReads {
 
   constructor(private readonly opts: PublishedReadsOptions) {}
 
+  /** The witness keys it was given, for others writing the same checkpoint. */
+  get witnessKey(): ((witnessKeyHash: Hash) => PublicKey | undefined) | undefined {
+    return this.opts.witnessKey;
+  }
+
   cosignedTreeHead(): CosignedTreeHead {
     const head = this.opts.head();
     if (head === undefined) throw new UnavailableError('this read replica has not verified a published tree head yet; retry later', 5);

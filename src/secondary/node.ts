@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import { loadSigner, openTreeForRole, readInternalToken, witnessKeysFromPolicy } from '../node-common.js';
 import { notPrimaryApp, publicApp, READ_REPLICA_SUBMITTER } from '../public-api/app.js';
 import { PublishedReads } from '../public-api/reads.js';
+import { TileExporter } from '../tiles/export.js';
 import type { Hono } from 'hono';
 import type { TreeStore } from '../tree/store.js';
 import type { PublicKey } from '../types.js';
@@ -113,11 +114,15 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
       log,
       status.http,
     );
+    const exporter = tileExporter(config, log, tree, logPublicKey); // before listening: a config error must not leave ports bound
     publicServer = await startServer(publicListener(config, log, tree, replicator, logPublicKey), config.externalEndpoint, undefined, config.http);
     internalServer = await startServer(internal, config.internalEndpoint, undefined, config.http);
     const loop = pollEvery(
       config.intervalMs,
-      async () => status.stepEnded(await replicator.step()),
+      async () => {
+        status.stepEnded(await replicator.step());
+        exporter?.headPublished(replicator.publishedHead); // only schedules; a head already exported is skipped
+      },
       log,
       (err) => status.stepFailed((err as Error)?.message ?? String(err)),
     );
@@ -136,6 +141,7 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
           await Promise.all([servers.publicServer.close(), servers.internalServer.close()]);
           await servers.client.close(); // aborts get-leaves in flight, so the step ends now
           await loop.stop();
+          await exporter?.stop();
           tree.close();
         })()),
     };
@@ -163,6 +169,13 @@ function publicListener(config: Config, log: Logger, tree: TreeStore, replicator
     witnessKey: witnessKeysFromPolicy(config.secondary.policyFile),
   });
   return publicApp(reads, READ_REPLICA_SUBMITTER, config.urlPrefix, log).app;
+}
+
+/** A read replica's static tile export (tiles-dir), of the published heads it verified. */
+function tileExporter(config: Config, log: Logger, tree: TreeStore, logPublicKey: PublicKey | undefined): TileExporter | undefined {
+  if (config.tilesDir === '') return undefined;
+  if (logPublicKey === undefined) throw new ConfigError('tiles-dir needs [secondary] log-pubkey-file: a secondary exports the published heads it verified');
+  return new TileExporter({ dir: config.tilesDir, store: tree, logPublicKey, witnessKey: witnessKeysFromPolicy(config.secondary.policyFile), log });
 }
 
 /** The replication loop: fixed-rate polling, persistent failures logged once a minute. */

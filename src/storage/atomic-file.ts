@@ -4,6 +4,7 @@
 // durable. A crash at any point leaves either the old or the new content,
 // never a mix (at worst a stray temporary file, which is ignored).
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Makes the directory's entries (creations, renames, removals) durable. */
@@ -45,4 +46,37 @@ export function removeFileDurably(path: string): void {
     throw err;
   }
   fsyncDirectory(dirname(path));
+}
+
+/**
+ * writeFileAtomic off the event loop (fs/promises), for bulk writers such as
+ * the tile export. Without `syncDirectory` the rename is not yet durable: the
+ * caller fsyncs the directory (fsyncDirectoryAsync) once for many files
+ * before anything that depends on them.
+ */
+export async function writeFileAtomicAsync(path: string, content: Uint8Array | string, opts: { syncDirectory: boolean }): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
+  const file = await fsp.open(tmp, 'w', 0o644);
+  try {
+    await file.writeFile(content);
+    await file.sync();
+  } catch (err) {
+    await file.close();
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await file.close();
+  await fsp.rename(tmp, path); // crash-safe point: old or new content, never a mix
+  if (opts.syncDirectory) await fsyncDirectoryAsync(dir);
+}
+
+/** fsync of a directory, so the renames and creations in it are durable. */
+export async function fsyncDirectoryAsync(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
