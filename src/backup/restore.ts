@@ -76,6 +76,7 @@ export async function checkBackup(dir: string): Promise<BackupManifest> {
 
 export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
   const manifest = await checkBackup(opts.fromDir);
+  if (!existsSync(dirname(opts.dbFile))) throw new BackupRefusal(`the directory of db-file ${opts.dbFile} does not exist; create it first`);
   for (const path of [opts.dbFile, `${opts.dbFile}-wal`]) {
     if (existsSync(path)) throw new BackupRefusal(`${path} exists; restore never overwrites a database: move it away or configure another db-file`);
   }

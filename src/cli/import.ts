@@ -4,6 +4,7 @@
 // source was refused or could not be read; 2 usage or config error.
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { loadConfig } from '../config/config.js';
 import { readPublicKeyFile } from '../crypto/keyfile.js';
 import { ConfigError, UpstreamError } from '../errors.js';
@@ -46,6 +47,7 @@ export function registerImportCommand(program: Command): void {
     }
     if (!existsSync(config.secondary.logPubkeyFile)) throw new ConfigError(`import: log-pubkey-file ${config.secondary.logPubkeyFile} does not exist`);
     const logKey = readPublicKeyFile(config.secondary.logPubkeyFile);
+    if (!existsSync(dirname(config.dbFile))) throw new ConfigError(`import: the directory of db-file ${config.dbFile} does not exist`);
     const log = createLogger(config.logLevel, config.logFile, 'import');
     const store = openTreeForRole(config.dbFile, 'replica');
     const client = new InternalApiClient({ baseUrl: from, timeoutMs: config.timeoutMs, connections: IN_FLIGHT });

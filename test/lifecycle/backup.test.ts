@@ -125,6 +125,7 @@ test('backup and restore: bad input', async (t) => {
   const noDbConfig = join(dir.path, 'nodb.toml');
   writeToml(noDbConfig, { 'key-file': source.setup.keyFile, 'db-file': join(dir.path, 'absent.db') });
   const cfg = restoreConfig('target');
+  const noDirCfg = restoreConfig('nodir', join(dir.path, 'missing-dir', 'x.db'));
 
   const cases: Array<{ name: string; args: string[]; code: number; output: RegExp }> = [
     { name: 'backup --help', args: ['backup', '--help'], code: 0, output: /--out <dir>/ },
@@ -145,6 +146,7 @@ test('backup and restore: bad input', async (t) => {
     { name: 'restore: tampered database', args: ['restore', '--from', tampered, '--config', cfg], code: 1, output: /log\.db has SHA-256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}; the backup is damaged/ },
     { name: 'restore: tampered sth file', args: ['restore', '--from', tamperedSth, '--config', cfg], code: 1, output: /sth has (\d+ bytes|SHA-256)/ },
     { name: 'restore: listed file missing', args: ['restore', '--from', missingFile, '--config', cfg], code: 1, output: /sth is listed in the manifest but missing/ },
+    { name: 'restore into a missing directory', args: ['restore', '--from', good, '--config', noDirCfg], code: 1, output: /the directory of db-file .* does not exist/ },
     { name: 'restore over an existing database', args: ['restore', '--from', good, '--config', existing], code: 1, output: /exists; restore never overwrites a database/ },
   ];
   for (const c of cases) {

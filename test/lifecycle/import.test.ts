@@ -194,6 +194,7 @@ test('import: bad input and usage', async (t) => {
   void otherLog;
   const wrongKey = writeImportConfig(dir.path, 'wrongkey', join(dir.path, 'other-log.key.pub'));
   const onPrimaryDb = writeImportConfig(dir.path, 'primarydb', `${source.setup.keyFile}.pub`);
+  const noDir = writeImportConfig(dir.path, 'nodir', `${source.setup.keyFile}.pub`, { 'db-file': join(dir.path, 'missing-dir', 'x.db') });
   const primaryDb = TreeStore.open(onPrimaryDb.dbFile); // a primary's database (sequencing mode)
   primaryDb.setMeta(TREE_MODE_KEY, 'sequencing');
   primaryDb.close();
@@ -206,6 +207,7 @@ test('import: bad input and usage', async (t) => {
     { name: '--from ftp', args: ['import', '--config', good.config, '--from', 'ftp://127.0.0.1/'], code: 2, output: /only http and https/ },
     { name: 'config missing', args: ['import', '--config', join(dir.path, 'none.toml'), '--from', source.setup.publicUrl], code: 2, output: /cannot read config file/ },
     { name: 'no log-pubkey-file', args: ['import', '--config', noKey.config, '--from', source.setup.publicUrl], code: 2, output: /log-pubkey-file is not set/ },
+    { name: 'db-file in a missing directory', args: ['import', '--config', noDir.config, '--from', source.setup.publicUrl], code: 2, output: /the directory of db-file .* does not exist/ },
     { name: "a primary's database", args: ['import', '--config', onPrimaryDb.config, '--from', source.setup.publicUrl], code: 2, output: /is a primary's database/ },
     { name: 'another log\'s key', args: ['import', '--config', wrongKey.config, '--from', source.setup.publicUrl], code: 1, output: /REFUSED: the tree head of size 10 .* is not signed by the log's key/ },
     { name: 'source unreachable', args: ['import', '--config', good.config, '--from', 'http://127.0.0.1:1'], code: 1, output: /cannot read http:\/\/127\.0\.0\.1:1 \(3 attempts\); run the same command again to resume/ },
