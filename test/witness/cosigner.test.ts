@@ -218,7 +218,9 @@ test('cosigner: once the quorum is met, a black-holed witness costs the grace, n
   t.after(() => hang.close());
   const hangKey = makeKey(join(s.dir, 'hang.key'));
   const extra = `witness hang ${toHex(hangKey.publicKey)} ${hang.url}\n`;
-  const timeoutMs = 6000;
+  // A timeout far beyond the grace: a round that waited it out cannot pass for
+  // one cut short, however slow a loaded CI machine is.
+  const timeoutMs = 60_000;
   const graceMs = 300;
   const { cosigner, log } = s.cosigner(policyFor(s, 'quorum g', `${extra}group g 2 w1 w2 hang\n`), timeoutMs, graceMs);
   for (const size of [5, 8, 9]) {
@@ -227,7 +229,7 @@ test('cosigner: once the quorum is met, a black-holed witness costs the grace, n
     const took = Date.now() - started;
     assert.ok(result !== undefined, 'two of three cosigned');
     assertValid(s, s.sth(size), result, 2);
-    assert.ok(took < timeoutMs - 1000, `round ${size} took ${took} ms: it must not wait out the ${timeoutMs} ms timeout`);
+    assert.ok(took < timeoutMs / 2, `round ${size} took ${took} ms: it must not wait out the ${timeoutMs} ms timeout`);
   }
   assert.equal(hang.requests, 3, 'the black-holed witness is still asked every round');
   const warnings = log.lines.filter((l) => l.startsWith('WARNING') && l.includes('witness hang'));
