@@ -88,9 +88,7 @@ export function nodeRequest(incoming: IncomingMessage): HttpRequest {
   return {
     method: incoming.method ?? 'GET',
     path: targetPath(incoming.url ?? '/'),
-    get client() {
-      return socketClient(incoming.socket);
-    },
+    client: socketClient(incoming.socket),
     header: (name) => {
       const value = incoming.headers[name];
       return Array.isArray(value) ? value.join(', ') : value;
@@ -108,9 +106,7 @@ export function honoRequest(c: Context): HttpRequest {
   return {
     method: c.req.method,
     path: c.req.path,
-    get client() {
-      return socketClient(incoming?.socket);
-    },
+    client: socketClient(incoming?.socket),
     header: (name) => c.req.header(name),
     body: async (limit) => {
       checkDeclaredLength(c.req.header('content-length'), limit);

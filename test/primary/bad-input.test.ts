@@ -3,6 +3,7 @@
 // and nothing written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { toHex } from '../../src/hex.js';
 import { parseCosignedTreeHead, parseTreeHead } from '../../src/formats/messages.js';
@@ -126,6 +127,26 @@ test('public API: bad input gets a clear 4xx and changes nothing', async (t) => 
       }
     }
   }
+
+  // Both listeners run with the configured HTTP limits: a connection that sends a partial
+  // head and then nothing is closed after headers-timeout (default 5 s; node's own is 60 s).
+  const idle = (port: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const started = Date.now();
+      const socket = connect({ host: '127.0.0.1', port });
+      const giveUp = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`port ${port}: still open after 20 s`));
+      }, 20_000);
+      socket.on('connect', () => socket.write('GET /get-tree-head HTTP/1.1\r\nHost: 127.0.0.1\r\n'));
+      socket.on('data', () => undefined);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(giveUp);
+        resolve(Date.now() - started);
+      });
+    });
+  await Promise.all([idle(setup.publicPort), idle(setup.internalPort)]);
 
   // add-leaf is served straight from node:http, except for a target with a
   // query string, which goes through hono: both paths must answer alike.
