@@ -202,6 +202,13 @@ test('restore a primary from backup: backup under load, primary destroyed, resto
   const b = await runCli(['backup', '--config', p.config, '--out', backupDir], 60_000);
   assert.equal(b.code, 0, b.output);
   await during;
+  // A running secondary backs up the same way; its published head is its own verified record.
+  const sBackup = await runCli(['backup', '--config', s.config, '--out', join(dir.path, 'secondary-backup')], 60_000);
+  assert.equal(sBackup.code, 0, sBackup.output);
+  const sm = readManifest(join(dir.path, 'secondary-backup'));
+  assert.equal(sm.lifecycle, 'replica');
+  assert.deepEqual(sm.files.map((f) => f.name), ['log.db']);
+  assert.ok(sm.publishedHead !== null && sm.publishedHead.source === 'replica-record' && sm.publishedHead.size <= sm.tree.size, JSON.stringify(sm));
   await batch(100); // not in the backup: only the secondary has these
   const backupSize = readManifest(backupDir).tree.size;
   const final = await publishedHead(p.publicUrl);
