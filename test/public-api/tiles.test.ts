@@ -136,6 +136,48 @@ test('tiles: hashes, bundles, checkpoint and headers over HTTP, bounded by the p
   }
 });
 
+test('tiles: malformed tile paths over HTTP are 400 with a one-line reason, never a 500', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.remove());
+  const leaves = randomLeaves(300);
+  const tree = treeWith(join(dir.path, 'tree.db'), leaves, 300);
+  t.after(() => tree.close());
+  const logSigner = signerFromSeed(generateSeed());
+  const head: CosignedTreeHead = { ...signTreeHead(logSigner, { size: 300, rootHash: tree.rootAt(300) }), cosignatures: [] };
+  const reads = new PublishedReads({ store: tree, head: () => head, maxRange: 512, logPublicKey: logSigner.publicKey, witnessKey: () => undefined });
+  const server = await startServer(publicApp(reads, READ_REPLICA_SUBMITTER, '', captureLog()).app, '127.0.0.1:0');
+  t.after(() => server.close());
+  const cases: Array<{ path: string; body: RegExp }> = [
+    { path: 'tile', body: /argument/ },
+    { path: 'tile/0', body: /want tile\/<L>\/<N>/ },
+    { path: 'tile/64/000', body: /level must be 0 … 63/ },
+    { path: 'tile/00/000', body: /level must be/ },
+    { path: 'tile/-1/000', body: /level must be/ },
+    { path: 'tile/x/000', body: /level must be/ },
+    { path: 'tile/0/0', body: /3 digits/ },
+    { path: 'tile/0/0000', body: /3 digits/ },
+    { path: 'tile/0/abc', body: /3 digits/ },
+    { path: 'tile/0/001/000', body: /starts with x/ },
+    { path: 'tile/0/x000/001', body: /leading x000/ },
+    { path: 'tile/0/x001/x002/x003/x004/x005/x006/007', body: /1 to 6 path elements/ },
+    { path: 'tile/0/x999/x999/x999/x999/x999/999', body: /index too large/ },
+    { path: 'tile/0/000.p/0', body: /partial width must be 1 … 255/ },
+    { path: 'tile/0/000.p/256', body: /partial width/ },
+    { path: 'tile/0/000.p/044', body: /partial width/ },
+    { path: 'tile/0/000.p/', body: /argument|partial width/ },
+    { path: 'tile/entries/000.p/x', body: /partial width/ },
+    { path: 'tile/entries', body: /want tile\/<L>\/<N>/ },
+    { path: 'checkpoint/extra', body: /takes no path arguments|argument/ },
+  ];
+  for (const c of cases) {
+    const res = await get(`http://${server.address}/${c.path}`);
+    const body = res.body.toString('utf8');
+    assert.equal(res.status, 400, `${c.path}: ${body}`);
+    assert.match(body, /^[^\n]+\n$/, `${c.path}: one line`);
+    assert.match(body, c.body, c.path);
+  }
+});
+
 function decodeToBundle(entries: readonly Uint8Array[]): Uint8Array {
   return Buffer.concat(entries.map((e) => Buffer.concat([Buffer.from([e.length >> 8, e.length & 0xff]), Buffer.from(e)])));
 }
