@@ -4,8 +4,11 @@
 // back. Steps never overlap. A failing step is reported, never fatal.
 
 export interface Periodic {
-  /** Stops the loop and waits for a step in progress to finish. */
-  stop(): Promise<void>;
+  /**
+   * Stops the loop and waits for a step in progress to finish, or at most
+   * `waitMs`; resolves to whether no step is running any more.
+   */
+  stop(waitMs?: number): Promise<boolean>;
 }
 
 export function runPeriodically(
@@ -29,10 +32,18 @@ export function runPeriodically(
   };
   timer = setTimeout(loop, 0);
   return {
-    async stop() {
+    async stop(waitMs = Number.POSITIVE_INFINITY) {
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
-      await running;
+      if (waitMs === Number.POSITIVE_INFINITY) {
+        await running;
+        return true;
+      }
+      let expiry: NodeJS.Timeout | undefined;
+      const expired = new Promise<boolean>((resolve) => (expiry = setTimeout(() => resolve(false), waitMs)));
+      const finished = await Promise.race([running.then(() => true), expired]);
+      clearTimeout(expiry);
+      return finished;
     },
   };
 }

@@ -64,10 +64,29 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A clean shutdown that takes longer than this (it should not: every step is
+ * bounded) ends with exit 1, as if it had been killed.
+ */
+const SHUTDOWN_LIMIT_MS = 30_000;
+
 async function runUntilSignal(config: Config, log: Logger): Promise<void> {
   const node = await startNode(config, log);
-  const shutdown = (signal: string): void => {
-    log.info(`${signal}: shutting down`);
+  let shuttingDown = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (shuttingDown) {
+      // The operator insists: as safe as kill -9 (leaves answered 202 but
+      // not yet sequenced are lost; their submitters retry).
+      log.warning(`${signal} again: exiting at once, without finishing the shutdown`);
+      process.exit(1);
+    }
+    shuttingDown = true;
+    log.info(`${signal}: shutting down (send it again to exit at once)`);
+    const limit = setTimeout(() => {
+      log.error(`shutdown did not finish within ${SHUTDOWN_LIMIT_MS / 1000} s: exiting`);
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    limit.unref();
     node.stop().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -76,8 +95,8 @@ async function runUntilSignal(config: Config, log: Logger): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 export async function main(argv: string[]): Promise<void> {

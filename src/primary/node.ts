@@ -105,7 +105,8 @@ async function startPrimary(
   const gate: ReplicationGate = ext.gate ?? singleNodeGate(log);
 
   const sequencer = new Sequencer(tree, config.primary, log);
-  opened.push(() => sequencer.stop()); // on stop: sequences what is pending, after the listeners closed
+  const stopSequencer = once(() => sequencer.stop()); // sequences what is pending
+  opened.push(stopSequencer);
   const slots = new VerificationSlots(config.primary.maxVerifications, config.primary.maxVerificationsPerClient);
   const service = new PrimaryLog(verify, sequencer, published, ext.limiter, slots, {
     frozen: state === 'frozen',
@@ -157,9 +158,11 @@ async function startPrimary(
   );
   const publicApi = publicApp(reads, service, config.urlPrefix, log, { instrument: status.http });
   const publicServer = await startServer(publicApi.app, config.externalEndpoint, publicApi.direct, config.http);
-  opened.push(() => publicServer.close());
+  const closePublic = once(() => publicServer.close());
+  opened.push(closePublic);
   const internalServer = await startServer(internal, config.internalEndpoint, undefined, config.http);
-  opened.push(() => internalServer.close());
+  const closeInternal = once(() => internalServer.close());
+  opened.push(closeInternal);
   sequencer.start();
   const exporter = config.tilesDir === '' ? undefined : new TileExporter({ dir: config.tilesDir, store: tree, logPublicKey: signer.publicKey, witnessKey: reads.witnessKey, log });
   if (exporter !== undefined) opened.push(() => exporter.stop()); // after the rotation stopped: it finishes the file in flight
@@ -174,7 +177,8 @@ async function startPrimary(
       if (rotationErrors.clear('rotation')) log.info('tree head rotation succeeds again');
     },
   });
-  opened.push(() => rotation.stop());
+  const stopRotation = once(() => rotation.stop(Math.min(config.timeoutMs, ROTATION_SHUTDOWN_WAIT_MS)));
+  opened.push(stopRotation);
   log.info(`primary: public API on http://${publicServer.address}, internal API on http://${internalServer.address}`);
 
   let stopping: Promise<void> | undefined;
@@ -182,8 +186,41 @@ async function startPrimary(
     publicServer,
     internalServer,
     status,
-    stop: () => (stopping ??= closeAll()),
+    stop: () =>
+      (stopping ??= (async () => {
+        // The shutdown sequence; a crash (or a second SIGTERM) at any point
+        // is as safe as a kill -9: leaves answered 202 but not yet sequenced
+        // are lost, and their submitters retry.
+        const began = Date.now();
+        const rotationStopped = stopRotation(); // no new rotation; the one running may finish
+        await Promise.all([closePublic(), closeInternal()]); // stop accepting
+        const pending = sequencer.pendingCount;
+        await stopSequencer(); // crash-safe point: every leaf answered 202 is sequenced (unless appends fail)
+        const unsequenced = sequencer.pendingCount;
+        const localSizeAtClose = tree.size();
+        const finished = await rotationStopped;
+        if (!finished) rotator.abandon(); // it publishes nothing when its peers answer
+        await closeAll(); // the rest, then the database
+        log.info(
+          `shut down in ${Date.now() - began} ms: stopped accepting, sequenced ${pending - unsequenced} pending leaves` +
+            (unsequenced > 0 ? ` (${unsequenced} could not be stored)` : '') +
+            `, ${finished ? 'no rotation in progress' : 'abandoned the rotation in progress (nothing published)'}, database closed`,
+          { sequenced: pending - unsequenced, unsequenced, rotation: finished ? 'finished' : 'abandoned', size: published.size, local_size: localSizeAtClose },
+        );
+      })()),
   };
+}
+
+/**
+ * How long a shutdown waits for a rotation in progress (bounded by a slow
+ * witness or secondary) before abandoning it.
+ */
+const ROTATION_SHUTDOWN_WAIT_MS = 3_000;
+
+/** The first call runs fn; every call returns its promise. */
+function once<T>(fn: () => T | Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => (result ??= Promise.resolve().then(fn));
 }
 
 function singleNodeGate(log: Logger): ReplicationGate {

@@ -63,10 +63,21 @@ export interface RotatorDeps {
 
 export class Rotator {
   private lastCosignedAt = Number.NEGATIVE_INFINITY;
+  private abandoned = false;
   private readonly repeats: RepeatFilter;
 
   constructor(private readonly deps: RotatorDeps) {
     this.repeats = new RepeatFilter(deps.log);
+  }
+
+  /**
+   * Makes a rotation in progress end without persisting or publishing
+   * anything when its awaits (gate, signer, witnesses) resolve, and every
+   * later one return at once: for a shutdown that does not wait for slow
+   * peers. Always safe: an unpublished head is as if never signed.
+   */
+  abandon(): void {
+    this.abandoned = true;
   }
 
   /**
@@ -77,7 +88,9 @@ export class Rotator {
     const { tree, published, log } = this.deps;
     const previous = published.current;
     const localSize = tree.size();
+    if (this.abandoned) return previous;
     const allowed = Math.min(await this.deps.gate.allowedSize(localSize), localSize);
+    if (this.abandoned) return previous;
     const size = Math.max(allowed, previous.size);
     const now = this.deps.now();
     const idle = size === previous.size && previous.cosignatures.length > 0 && now - this.lastCosignedAt < this.deps.idleIntervalMs;
@@ -89,10 +102,12 @@ export class Rotator {
     const next: TreeHead = { size, rootHash: tree.rootAt(size) };
     checkConsistent(previous, next, tree);
     const sth = await signTreeHeadWith(this.deps.signer, next);
+    if (this.abandoned) return previous;
 
     let cosignatures: Cosignature[] = [];
     if (this.deps.cosigner !== undefined) {
       const collected = await this.deps.cosigner.cosign(sth, previous);
+      if (this.abandoned) return previous;
       if (collected === undefined) {
         this.repeats.report('warning', 'quorum', 'not-met', `tree head of size ${size} not published: witness cosignatures do not satisfy the policy quorum`, { size });
         this.deps.onOutcome?.('quorum_not_met');
