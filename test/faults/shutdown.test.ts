@@ -38,7 +38,7 @@ test('SIGTERM: pending leaves are sequenced, the database closed, one line logge
   const dir = tempDir();
   t.after(() => dir.remove());
   // No batch flush and no rotation before the SIGTERM: the leaves stay pending.
-  const slow = { interval: '1h', primary: { 'batch-interval': '1h', 'batch-size': 10_000 } };
+  const slow = { interval: '1h', primary: { 'batch-interval': '1m', 'batch-size': 10_000 } };
   const setup = await preparePrimary(dir.path, slow);
   let primary = await startNodeProcess('primary', setup);
   t.after(() => primary.kill9());
