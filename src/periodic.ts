@@ -4,18 +4,23 @@
 // back. Steps never overlap. A failing step is reported, never fatal.
 
 export interface Periodic {
+  /** Stops the loop and waits for a step in progress to finish. */
+  stop(): Promise<void>;
+}
+
+export interface PeriodicLoop extends Periodic {
   /**
    * Stops the loop and waits for a step in progress to finish, or at most
    * `waitMs`; resolves to whether no step is running any more.
    */
-  stop(waitMs?: number): Promise<boolean>;
+  stopWithin(waitMs: number): Promise<boolean>;
 }
 
 export function runPeriodically(
   intervalMs: number,
   step: () => Promise<unknown>,
   onResult: { failed(err: unknown): void; succeeded?(): void },
-): Periodic {
+): PeriodicLoop {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -32,13 +37,14 @@ export function runPeriodically(
   };
   timer = setTimeout(loop, 0);
   return {
-    async stop(waitMs = Number.POSITIVE_INFINITY) {
+    async stop() {
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
-      if (waitMs === Number.POSITIVE_INFINITY) {
-        await running;
-        return true;
-      }
+      await running;
+    },
+    async stopWithin(waitMs) {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
       let expiry: NodeJS.Timeout | undefined;
       const expired = new Promise<boolean>((resolve) => (expiry = setTimeout(() => resolve(false), waitMs)));
       const finished = await Promise.race([running.then(() => true), expired]);

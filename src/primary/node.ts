@@ -177,7 +177,7 @@ async function startPrimary(
       if (rotationErrors.clear('rotation')) log.info('tree head rotation succeeds again');
     },
   });
-  const stopRotation = once(() => rotation.stop(Math.min(config.timeoutMs, ROTATION_SHUTDOWN_WAIT_MS)));
+  const stopRotation = once(() => rotation.stopWithin(Math.min(config.timeoutMs, ROTATION_SHUTDOWN_WAIT_MS)));
   opened.push(stopRotation);
   log.info(`primary: public API on http://${publicServer.address}, internal API on http://${internalServer.address}`);
 
