@@ -105,12 +105,13 @@ export function createDispatch(routes: readonly Route[], prefix: string, log: Lo
       if (method !== route.method) throw new MethodNotAllowed(route.method);
       const args = parts.slice(1);
       if ((route.args === 'rest' ? args.length === 0 : args.length !== route.args) || args.some((a) => a === '')) {
+        const shown = name === '' ? `${base}/` : name; // the route at the prefix itself (a page)
         throw new BadRequestError(
           route.args === 'rest'
-            ? `${name} takes path arguments`
+            ? `${shown} takes path arguments`
             : route.args === 0
-              ? `${name} takes no path arguments`
-              : `${name} takes ${route.args} path arguments`,
+              ? `${shown} takes no path arguments`
+              : `${shown} takes ${route.args} path arguments`,
         );
       }
       const counter = entry.counter;

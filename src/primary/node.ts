@@ -26,7 +26,8 @@ import { persistPublishedHead, planStartup, startupTreeHead } from './startup.js
 import { VerificationSlots } from './verification-slots.js';
 import { PrimaryStatus } from '../ops/primary-status.js';
 import { buildInfoFamily, buildRegistry } from '../ops/exposition.js';
-import { healthRoute, metricsRoute } from '../ops/routes.js';
+import { healthRoute, infoPageRoute, metricsRoute, requestLogUrl, statusJsonRoute, statusPageRoute } from '../ops/routes.js';
+import { formatOpenSshPublicKey } from '../crypto/keyfile.js';
 import { versionString } from '../version.js';
 
 export interface PrimaryExtensions {
@@ -151,12 +152,31 @@ async function startPrimary(
         publishedTreeHead: () => published.current,
       },
       config.primary.maxRange,
-    ).concat([metricsRoute(registry), healthRoute(() => status.health())]),
+    ).concat([metricsRoute(registry), healthRoute(() => status.health()), statusJsonRoute(() => status.snapshot()), statusPageRoute(() => status.snapshot())]),
     config.urlPrefix,
     token,
     log,
   );
-  const publicApi = publicApp(reads, service, config.urlPrefix, log, { instrument: status.http });
+  const publicKeyHex = toHex(signer.publicKey);
+  const publicKeyOpenSsh = formatOpenSshPublicKey(signer.publicKey).trim();
+  const infoPage = infoPageRoute((req) => {
+    const head = published.current;
+    return {
+      version,
+      publicKeyHex,
+      publicKeyOpenSsh,
+      keyHashHex: toHex(logKeyHash),
+      logUrl: requestLogUrl(req, config.externalEndpoint, config.urlPrefix),
+      head: {
+        size: head.size,
+        rootHashHex: toHex(head.rootHash),
+        newestCosignatureTime: head.cosignatures.length === 0 ? undefined : Math.max(...head.cosignatures.map((c) => c.timestamp)),
+      },
+      cosignedBy: status.cosignedBy(head),
+      nowSeconds: Math.floor(Date.now() / 1000),
+    };
+  });
+  const publicApi = publicApp(reads, service, config.urlPrefix, log, { instrument: status.http, extraRoutes: [infoPage] });
   const publicServer = await startServer(publicApi.app, config.externalEndpoint, publicApi.direct, config.http);
   const closePublic = once(() => publicServer.close());
   opened.push(closePublic);

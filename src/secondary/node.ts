@@ -26,7 +26,7 @@ import { Replicator } from '../replication/replicator.js';
 import { InternalApiClient, type ReplicationUpstream } from '../internal-api/client.js';
 import { SecondaryStatus } from '../ops/secondary-status.js';
 import { buildInfoFamily, buildRegistry } from '../ops/exposition.js';
-import { healthRoute, metricsRoute } from '../ops/routes.js';
+import { healthRoute, metricsRoute, statusJsonRoute, statusPageRoute } from '../ops/routes.js';
 import { versionString } from '../version.js';
 
 /**
@@ -108,7 +108,7 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
         // Same checkpoint format as a log's head, with this node's key, so its origin is
         // sigsum.org/v1/tree/<hash of the secondary's key>.
         { treeHeadToCosign },
-      ).concat([metricsRoute(registry), healthRoute(() => status.health())]),
+      ).concat([metricsRoute(registry), healthRoute(() => status.health()), statusJsonRoute(() => status.snapshot()), statusPageRoute(() => status.snapshot())]),
       config.urlPrefix,
       token,
       log,
