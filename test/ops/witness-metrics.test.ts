@@ -18,6 +18,7 @@ import { WitnessCosigner } from '../../src/primary/witness-cosigner.js';
 import { SqliteCosignedSizes } from '../../src/primary/witness-sizes.js';
 import { startWitness } from '../../src/witness/run.js';
 import { makeKey, tempDir } from '../helpers/log-fixture.js';
+import { waitUntil } from '../helpers/node-process.js';
 import { startBadWitness } from '../witness/bad-witnesses.js';
 import { capturingLogger, memoryTree } from '../witness/fixtures.js';
 
@@ -76,7 +77,8 @@ test('witness metrics: 200, retried after 409, HTTP error status, and "other" fo
   assert.ok((await cosigner('b.db').cosign(sth(10), sth(5))) !== undefined);
 
   // Only the witness families: the tree figures need a running node (see prometheus.test.ts).
-  const text = await buildRegistry(status.families().filter((f) => f.name.includes('witness'))).metrics();
+  const registry = buildRegistry(status.families().filter((f) => f.name.includes('witness')));
+  let text = await registry.metrics();
   const value = (series: string): number | undefined => {
     const line = text.split('\n').find((l) => l.startsWith(`${series} `));
     return line === undefined ? undefined : Number(line.slice(series.length + 1));
@@ -84,6 +86,12 @@ test('witness metrics: 200, retried after 409, HTTP error status, and "other" fo
   const label = (url: string): string => url.replace(/^http:\/\//, '');
   const requests = (url: string, st: string, retried: boolean): number | undefined =>
     value(`sigsum_log_go_witness_checkpoint_requests_total{witness="${label(url)}",status="${st}",retried="${retried}"}`);
+  // A witness still out when the quorum's grace ends is cut off; its exchange is
+  // counted when it has ended (aborted), just after cosign returned.
+  await waitUntil('the cut-off exchanges counted', async () => {
+    text = await registry.metrics();
+    return requests(hang.url, 'other', false) === 2 ? true : undefined;
+  }, 10_000, 20);
   assert.equal(requests(ours.url, '200', false), 1);
   assert.equal(requests(ours.url, '200', true), 1, '409 then 200 is status 200, retried true');
   assert.equal(requests(hang.url, 'other', false), 2, 'a timeout is "other"');

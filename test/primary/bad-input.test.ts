@@ -103,7 +103,8 @@ test('public API: bad input gets a clear 4xx and changes nothing', async (t) => 
     { name: 'unknown endpoint', method: 'GET', path: '/get-everything', status: 404, message: /unknown endpoint/ },
     { name: 'traversal', method: 'GET', path: '/../../etc/passwd', status: 404, message: /unknown endpoint/ },
     { name: 'traversal in args', method: 'GET', path: '/get-leaves/../add-leaf', status: 405, message: /use POST/ },
-    { name: 'root', method: 'GET', path: '/', status: 404, message: /unknown endpoint/ },
+    { name: 'root (the info page) posted to', method: 'POST', path: '/', status: 405, message: /method not allowed; use GET/ },
+    { name: 'root with an argument', method: 'GET', path: '//x', status: 400, message: /^\/ takes no path arguments$/m },
   ];
 
   for (const c of cases) {
