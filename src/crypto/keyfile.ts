@@ -9,11 +9,11 @@ import { ConfigError } from '../errors.js';
 import { bytesEqual, fromBase64, toBase64 } from '../hex.js';
 import { asPrivateKeySeed, asPublicKey, type PrivateKeySeed, type PublicKey } from '../types.js';
 import { publicKeyFromSeed } from './index.js';
+import { ED25519_KEY_TYPE as KEY_TYPE, ed25519PublicKeyBlob, sshString, sshUint32, SshWireReader } from './ssh-wire.js';
 
 const PEM_BEGIN = '-----BEGIN OPENSSH PRIVATE KEY-----';
 const PEM_END = '-----END OPENSSH PRIVATE KEY-----';
 const AUTH_MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
-const KEY_TYPE = 'ssh-ed25519';
 // The unencrypted private section is padded to the "none" cipher's block size.
 const BLOCK_SIZE = 8;
 // ssh-keygen wraps the PEM body at 70 columns (sigsum-key at 64; both read either).
@@ -26,52 +26,12 @@ const HEX_KEY_RE = /^[0-9a-fA-F]{64}$/;
 /** Thrown inside the parsers and rewrapped as a ConfigError naming the source. */
 class FormatError extends Error {}
 
-/** Reads SSH wire-format values (RFC 4251 section 5): uint32 and length-prefixed strings. */
-class WireReader {
-  private pos = 0;
-  constructor(private readonly buf: Buffer) {}
-
-  get remaining(): number {
-    return this.buf.length - this.pos;
-  }
-  bytes(n: number, what: string): Buffer {
-    if (n > this.remaining) throw new FormatError(`truncated (${what})`);
-    const out = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-  uint32(what: string): number {
-    return this.bytes(4, what).readUInt32BE(0);
-  }
-  string(what: string): Buffer {
-    return this.bytes(this.uint32(what), what);
-  }
-  text(what: string): string {
-    return this.string(what).toString('latin1');
-  }
-  rest(): Buffer {
-    return this.bytes(this.remaining, 'rest');
-  }
-}
-
-function wireUint32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n, 0);
-  return b;
-}
-
-function wireString(data: Uint8Array | string): Buffer {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
-  return Buffer.concat([wireUint32(bytes.length), bytes]);
-}
-
-/** The SSH public key blob: string "ssh-ed25519", string key (RFC 8709). */
-function publicKeyBlob(publicKey: PublicKey): Buffer {
-  return Buffer.concat([wireString(KEY_TYPE), wireString(publicKey)]);
+function wireReader(buf: Buffer): SshWireReader {
+  return new SshWireReader(buf, (what) => new FormatError(`truncated (${what})`));
 }
 
 function parsePublicKeyBlob(blob: Buffer): PublicKey {
-  const r = new WireReader(blob);
+  const r = wireReader(blob);
   const type = r.text('key type');
   if (type !== KEY_TYPE) {
     throw new FormatError(`unsupported key type ${JSON.stringify(type)}; only ${KEY_TYPE} keys are supported`);
@@ -94,7 +54,7 @@ function checkComment(comment: string): void {
  */
 export function formatOpenSshPublicKey(publicKey: PublicKey, comment = ''): string {
   checkComment(comment);
-  const line = `${KEY_TYPE} ${toBase64(publicKeyBlob(publicKey))}`;
+  const line = `${KEY_TYPE} ${toBase64(ed25519PublicKeyBlob(publicKey))}`;
   return comment === '' ? `${line}\n` : `${line} ${comment}\n`;
 }
 
@@ -163,27 +123,27 @@ export function readPublicKeyFile(file: string): PublicKey {
 export function formatOpenSshPrivateKey(seed: PrivateKeySeed, comment = ''): string {
   checkComment(comment);
   const publicKey = publicKeyFromSeed(seed);
-  const pubBlob = publicKeyBlob(publicKey);
+  const pubBlob = ed25519PublicKeyBlob(publicKey);
   const checkInt = randomBytes(4);
   const unpadded = Buffer.concat([
     checkInt,
     checkInt,
-    wireString(KEY_TYPE),
-    wireString(publicKey),
+    sshString(KEY_TYPE),
+    sshString(publicKey),
     // OpenSSH stores the Ed25519 "secret key" as seed || public key.
-    wireString(Buffer.concat([seed, publicKey])),
-    wireString(comment),
+    sshString(Buffer.concat([seed, publicKey])),
+    sshString(comment),
   ]);
   const padLength = (BLOCK_SIZE - (unpadded.length % BLOCK_SIZE)) % BLOCK_SIZE;
   const padding = Buffer.from(Array.from({ length: padLength }, (_, i) => i + 1));
   const body = Buffer.concat([
     AUTH_MAGIC,
-    wireString('none'), // cipher
-    wireString('none'), // kdf
-    wireString(''), // kdf options
-    wireUint32(1), // number of keys
-    wireString(pubBlob),
-    wireString(Buffer.concat([unpadded, padding])),
+    sshString('none'), // cipher
+    sshString('none'), // kdf
+    sshString(''), // kdf options
+    sshUint32(1), // number of keys
+    sshString(pubBlob),
+    sshString(Buffer.concat([unpadded, padding])),
   ]);
   const b64 = body.toString('base64');
   const lines: string[] = [];
@@ -220,7 +180,7 @@ function pemBody(text: string): Buffer {
 }
 
 function parsePrivateKeyText(text: string): PrivateKeySeed {
-  const r = new WireReader(pemBody(text));
+  const r = wireReader(pemBody(text));
   if (r.remaining < AUTH_MAGIC.length || !r.bytes(AUTH_MAGIC.length, 'magic').equals(AUTH_MAGIC)) {
     throw new FormatError('not an openssh-key-v1 private key (bad magic)');
   }
@@ -246,7 +206,7 @@ function parsePrivateKeyText(text: string): PrivateKeySeed {
     throw new FormatError(`private section length ${section.length} is not a multiple of ${BLOCK_SIZE}`);
   }
 
-  const p = new WireReader(section);
+  const p = wireReader(section);
   if (p.uint32('check-int') !== p.uint32('check-int')) {
     throw new FormatError('check-ints differ (corrupt key)');
   }

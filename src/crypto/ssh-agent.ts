@@ -10,13 +10,13 @@
 // next call, with nothing to reconnect.
 import { connect, type Socket } from 'node:net';
 import { asPublicKey, asSignature, type PublicKey, type Signature } from '../types.js';
+import { ED25519_KEY_TYPE as KEY_TYPE, ed25519PublicKeyBlob, sshString, sshUint32, SshWireReader } from './ssh-wire.js';
 
 const SSH_AGENT_FAILURE = 5;
 const SSH_AGENTC_REQUEST_IDENTITIES = 11;
 const SSH_AGENT_IDENTITIES_ANSWER = 12;
 const SSH_AGENTC_SIGN_REQUEST = 13;
 const SSH_AGENT_SIGN_RESPONSE = 14;
-const KEY_TYPE = 'ssh-ed25519';
 
 /** An agent holding many keys answers with a few KiB; anything far beyond is not an agent. */
 const MAX_ANSWER = 256 * 1024;
@@ -38,50 +38,16 @@ export interface AgentIdentity {
   ed25519: PublicKey | undefined;
 }
 
-function uint32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n, 0);
-  return b;
-}
-
-function sshString(data: Uint8Array | string): Buffer {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data);
-  return Buffer.concat([uint32(bytes.length), bytes]);
-}
-
-/** The wire blob of an Ed25519 public key: string "ssh-ed25519", string key (RFC 8709). */
-export function ed25519KeyBlob(publicKey: PublicKey): Buffer {
-  return Buffer.concat([sshString(KEY_TYPE), sshString(publicKey)]);
-}
-
-class Reader {
-  private pos = 0;
-  constructor(
-    private readonly buf: Buffer,
-    private readonly what: string,
-  ) {}
-  get done(): boolean {
-    return this.pos === this.buf.length;
-  }
-  private take(n: number): Buffer {
-    if (n > this.buf.length - this.pos) throw new SshAgentError(`the agent's ${this.what} is truncated`);
-    const out = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-  uint32(): number {
-    return this.take(4).readUInt32BE(0);
-  }
-  string(): Buffer {
-    return this.take(this.uint32());
-  }
+/** A wire reader whose truncation is the agent's protocol error. */
+function agentReader(buf: Buffer, what: string): SshWireReader {
+  return new SshWireReader(buf, () => new SshAgentError(`the agent's ${what} is truncated`));
 }
 
 function parseEd25519Blob(blob: Buffer): PublicKey | undefined {
   try {
-    const r = new Reader(blob, 'key blob');
-    if (r.string().toString('latin1') !== KEY_TYPE) return undefined;
-    const key = r.string();
+    const r = agentReader(blob, 'key blob');
+    if (r.text('key type') !== KEY_TYPE) return undefined;
+    const key = r.string('key');
     return key.length === 32 && r.done ? asPublicKey(new Uint8Array(key)) : undefined;
   } catch {
     return undefined;
@@ -100,12 +66,12 @@ export class SshAgentClient {
     const answer = await this.request(Buffer.from([SSH_AGENTC_REQUEST_IDENTITIES]));
     if (answer[0] === SSH_AGENT_FAILURE) throw new SshAgentError('the agent refused to list its keys');
     if (answer[0] !== SSH_AGENT_IDENTITIES_ANSWER) throw new SshAgentError(`unexpected answer type ${answer[0]} to a request for identities`);
-    const r = new Reader(answer.subarray(1), 'list of identities');
-    const count = r.uint32();
+    const r = agentReader(answer.subarray(1), 'list of identities');
+    const count = r.uint32('count');
     const out: AgentIdentity[] = [];
     for (let i = 0; i < count; i++) {
-      const blob = Buffer.from(r.string());
-      const comment = r.string().toString('utf8');
+      const blob = Buffer.from(r.string('key blob'));
+      const comment = r.string('comment').toString('utf8');
       out.push({ blob, comment, ed25519: parseEd25519Blob(blob) });
     }
     if (!r.done) throw new SshAgentError('trailing data after the list of identities');
@@ -117,14 +83,14 @@ export class SshAgentClient {
    * signature of `message`. The caller verifies it (see agentSigner).
    */
   async signEd25519(publicKey: PublicKey, message: Uint8Array): Promise<Signature> {
-    const request = Buffer.concat([Buffer.from([SSH_AGENTC_SIGN_REQUEST]), sshString(ed25519KeyBlob(publicKey)), sshString(message), uint32(0)]);
+    const request = Buffer.concat([Buffer.from([SSH_AGENTC_SIGN_REQUEST]), sshString(ed25519PublicKeyBlob(publicKey)), sshString(message), sshUint32(0)]);
     const answer = await this.request(request);
     if (answer[0] === SSH_AGENT_FAILURE) throw new SshAgentError('the agent refused to sign (it does not hold the key, or its owner declined)');
     if (answer[0] !== SSH_AGENT_SIGN_RESPONSE) throw new SshAgentError(`unexpected answer type ${answer[0]} to a sign request`);
-    const outer = new Reader(answer.subarray(1), 'sign response');
-    const sig = new Reader(outer.string(), 'signature');
-    const type = sig.string().toString('latin1');
-    const bytes = sig.string();
+    const outer = agentReader(answer.subarray(1), 'sign response');
+    const sig = agentReader(outer.string('signature'), 'signature');
+    const type = sig.text('type');
+    const bytes = sig.string('signature');
     if (!outer.done || !sig.done) throw new SshAgentError('trailing data after the signature');
     if (type !== KEY_TYPE) throw new SshAgentError(`the agent signed with type ${JSON.stringify(type)}, not ${KEY_TYPE}`);
     if (bytes.length !== 64) throw new SshAgentError(`the agent's Ed25519 signature has ${bytes.length} bytes, not 64`);
@@ -150,7 +116,7 @@ export class SshAgentClient {
         this.timeoutMs,
       );
       socket = connect(this.socketPath);
-      socket.on('connect', () => socket.write(Buffer.concat([uint32(message.length), message])));
+      socket.on('connect', () => socket.write(Buffer.concat([sshUint32(message.length), message])));
       socket.on('data', (chunk: Buffer) => {
         received = Buffer.concat([received, chunk]);
         if (received.length < 4) return;

@@ -9,7 +9,8 @@ import { test, type TestContext } from 'node:test';
 import { ed25519Verify, generateSeed, keyHash, signerFromSeed } from '../../src/crypto/index.js';
 import { writeKeyPair } from '../../src/crypto/keyfile.js';
 import { loadSigningKey } from '../../src/crypto/signing-key.js';
-import { ed25519KeyBlob, SshAgentClient, SshAgentError } from '../../src/crypto/ssh-agent.js';
+import { SshAgentClient, SshAgentError } from '../../src/crypto/ssh-agent.js';
+import { ed25519PublicKeyBlob } from '../../src/crypto/ssh-wire.js';
 import { ConfigError } from '../../src/errors.js';
 import { toHex } from '../../src/hex.js';
 import type { Signer } from '../../src/types.js';
@@ -44,7 +45,7 @@ test('ssh-agent client: lists identities, signs, refuses an absent key, and repo
   const ids = await client.identities();
   assert.equal(ids.length, 1);
   assert.equal(toHex(ids[0]!.ed25519!), toHex(key.signer.publicKey));
-  assert.deepEqual(ids[0]!.blob, ed25519KeyBlob(key.signer.publicKey));
+  assert.deepEqual(ids[0]!.blob, ed25519PublicKeyBlob(key.signer.publicKey));
   assert.equal(ids[0]!.comment, 'sigsum key', 'the comment keygen writes');
 
   const message = utf8.encode('sigsum.org/v1/tree/00\n5\nAAAA\n');

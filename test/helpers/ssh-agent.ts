@@ -3,7 +3,7 @@
 // and restarted on the same socket to test a signer that loses its agent.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { ed25519KeyBlob } from '../../src/crypto/ssh-agent.js';
+import { ed25519PublicKeyBlob } from '../../src/crypto/ssh-wire.js';
 import type { Signer } from '../../src/types.js';
 import { existsSync, rmSync } from 'node:fs';
 import type { TestContext } from 'node:test';
@@ -85,7 +85,7 @@ export function startLyingAgent(socket: string, offered: Signer, signsWith: Sign
       if (buf.length < 4 || buf.length < 4 + buf.readUInt32BE(0)) return;
       const type = buf[4];
       if (type === 11) {
-        conn.end(frame(Buffer.concat([Buffer.from([12, 0, 0, 0, 1]), str(ed25519KeyBlob(offered.publicKey)), str('liar')])));
+        conn.end(frame(Buffer.concat([Buffer.from([12, 0, 0, 0, 1]), str(ed25519PublicKeyBlob(offered.publicKey)), str('liar')])));
       } else {
         const sig = signsWith.sign(new TextEncoder().encode('whatever'));
         conn.end(frame(Buffer.concat([Buffer.from([14]), str(Buffer.concat([str('ssh-ed25519'), str(sig)]))])));
