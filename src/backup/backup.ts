@@ -16,7 +16,7 @@
 // Durability: every file is written and fsync'd, then the manifest is
 // written atomically, last. A directory without manifest.json is an
 // unfinished backup and never restored.
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, closeSync, fsyncSync, openSync, constants } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parseCosignedTreeHead } from '../formats/messages.js';
@@ -24,7 +24,7 @@ import type { SignedTreeHead } from '../formats/tree-head.js';
 import { bytesEqual, toHex } from '../hex.js';
 import { LIFECYCLE_KEY, parseLifecycleState, type LifecycleState } from '../lifecycle.js';
 import { PUBLISHED_TREE_HEAD_KEY } from '../replication/replicator.js';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { fsyncFile, writeFileAtomic } from '../storage/atomic-file.js';
 import { SthFile } from '../storage/sth-file.js';
 import { emptyRoot } from '../tree/hash.js';
 import { TreeStore } from '../tree/store.js';
@@ -164,15 +164,6 @@ function prepareEmptyDir(dir: string): void {
     }
   }
   mkdirSync(dir, { recursive: true });
-}
-
-export function fsyncFile(path: string): void {
-  const fd = openSync(path, constants.O_RDONLY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** SHA-256 of a file, streamed (the database may be large), as lowercase hex. */

@@ -16,12 +16,12 @@ import type { CosignedTreeHead, SignedTreeHead } from '../formats/tree-head.js';
 import { bytesEqual, toHex } from '../hex.js';
 import { LIFECYCLE_KEY } from '../lifecycle.js';
 import { PUBLISHED_TREE_HEAD_KEY, VERIFIED_SIZE_KEY } from '../replication/replicator.js';
-import { fsyncDirectory, writeFileAtomic } from '../storage/atomic-file.js';
+import { fsyncDirectory, fsyncFile, writeFileAtomic } from '../storage/atomic-file.js';
 import { SthFile } from '../storage/sth-file.js';
 import { emptyRoot } from '../tree/hash.js';
 import { TreeStore } from '../tree/store.js';
 import type { PublicKey } from '../types.js';
-import { BackupRefusal, fsyncFile, sha256File } from './backup.js';
+import { BackupRefusal, sha256File } from './backup.js';
 import { BACKUP_FILES, MANIFEST_NAME, ManifestError, parseManifest, type BackupManifest } from './manifest.js';
 
 /** The primary's own record of its published cosigned head (src/primary/startup.ts). */

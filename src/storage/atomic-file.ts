@@ -7,14 +7,19 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, cons
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-/** Makes the directory's entries (creations, renames, removals) durable. */
-export function fsyncDirectory(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY);
+/** Makes a file's content written by someone else (e.g. SQLite's backup API) durable. */
+export function fsyncFile(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY);
   try {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Makes the directory's entries (creations, renames, removals) durable. */
+export function fsyncDirectory(dir: string): void {
+  fsyncFile(dir); // a directory is fsync'd through a read-only descriptor, like a file
 }
 
 /** Durable once it returns. */
