@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCosignedTreeHead, parseInclusionProof } from '../../src/formats/messages.js';
+import { parseCosignedTreeHead, parseInclusionProof, parseSignedTreeHead } from '../../src/formats/messages.js';
 import type { CosignedTreeHead } from '../../src/formats/tree-head.js';
 import { toHex } from '../../src/hex.js';
 import { verifyInclusion } from '../../src/tree/verify.js';
@@ -134,6 +134,11 @@ test('disk full: add-leaf answers 503, the head is served, nothing answered 200 
   assert.equal(statuses.has(500), false, `never 500: ${JSON.stringify([...statuses])}`);
   const headWhileFull = await head(url);
   assert.ok(headWhileFull.size >= headBefore.size);
+  // Leaves sequenced into WAL space just before appends failed make the
+  // rotation try to write the sth file on the full disk: whatever it did, the
+  // head served is the one on disk (never published without being durable).
+  const onDisk = (): number => parseSignedTreeHead(readFileSync(setup.sthFile, 'utf8')).size;
+  assert.ok(onDisk() >= headWhileFull.size, 'the served head is durable in the sth file');
   assert.ok(primary.running, 'the primary did not crash');
   // The log file is on the same full disk: its lines went to stderr instead.
   await waitUntil('a log line to fall back to stderr', () => (/cannot write to log file .*ENOSPC/.test(primary?.output ?? '') ? true : undefined), 30_000);
@@ -152,6 +157,7 @@ test('disk full: add-leaf answers 503, the head is served, nothing answered 200 
   await primary.kill9();
   primary = await start();
   const final = await head(url);
+  assert.ok(onDisk() >= final.size);
   for (const hex of answered200) {
     const res = await http(`${url}/get-inclusion-proof/${final.size}/${hex}`);
     assert.equal(res.status, 200, `leaf ${hex} answered 200 is in the tree after restart: ${res.body}`);
