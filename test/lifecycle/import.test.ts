@@ -61,11 +61,12 @@ test('import: copies a running primary while leaves are added, follows it, and a
 
   const follower = spawnCli(['import', '--config', target.config, '--from', source.setup.publicUrl, '--follow'], { name: 'import --follow' });
   t.after(() => follower.kill9());
+  await follower.waitForOutput(/caught up: size 3000 /, 60_000);
+  // Leaves are added while it follows.
   const more = Array.from({ length: 300 }, () => makeLeaf(source.submitter));
   await submitUntilPublished(source.setup.publicUrl, more, 60_000, 16);
   const final = await waitForPublished(source.setup.publicUrl, 3300);
   await follower.waitForOutput(new RegExp(`caught up: size ${final.size} root ${toHex(final.rootHash)}`), 60_000);
-  assert.ok((follower.output.match(/caught up: size \d+ /g) ?? []).length >= 2, `it caught up several times while leaves were added:\n${follower.output}`);
   assert.equal(await follower.stop(), 0, `import --follow stops cleanly on SIGTERM:\n${follower.output}`);
   assertImported(target.dbFile, source.setup.dbFile, final.size);
 
