@@ -132,7 +132,8 @@ test('read replica: answers as the primary for the published head it verified; a
 
   // The primary goes away: the replica keeps serving the last head it verified.
   await primaryProc.kill9();
-  await new Promise((r) => setTimeout(r, 1_000)); // several poll intervals (100 ms) against a dead upstream
+  // Until it has noticed: a poll against the dead upstream failed.
+  await procs[0]!.waitForOutput(/WARNING .*cannot replicate from .*retrying every poll/, 30_000);
   const after = await http(`${replica.publicUrl}/get-tree-head`);
   assert.equal(after.status, 200);
   assert.equal(after.body, headText);
