@@ -14,6 +14,7 @@ import { registerFailoverCommands } from './failover.js';
 import { registerImportCommand } from './import.js';
 import { registerBackupCommands } from './backup.js';
 import { registerVerifyTilesCommand } from './verify-tiles.js';
+import { registerFsckCommand } from './fsck.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -61,6 +62,7 @@ export function buildProgram(): Command {
   registerImportCommand(program);
   registerBackupCommands(program);
   registerVerifyTilesCommand(program);
+  registerFsckCommand(program);
   return program;
 }
 

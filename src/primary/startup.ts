@@ -19,7 +19,8 @@ export interface StartupTree {
   setMeta(key: string, value: string): void;
 }
 
-const COSIGNED_META_KEY = 'published-cosigned-tree-head';
+/** Meta key: the published head with its cosignatures (the sth file holds it without them). */
+export const COSIGNED_META_KEY = 'published-cosigned-tree-head';
 
 /**
  * What startup will serve, decided without signing or writing anything: the

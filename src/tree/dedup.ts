@@ -52,7 +52,6 @@
 // ones): a stale bit costs one probe, never a wrong answer.
 import type Database from 'better-sqlite3';
 import { TreeIntegrityError } from './errors.js';
-import { EntryDigest } from './entry-digest.js';
 import type { HashText } from './hash.js';
 import { PrefixMultimap } from './prefix-multimap.js';
 
@@ -164,6 +163,7 @@ export class LeafHashIndex {
   private readonly deleteRange: Database.Statement<[number, number, number]>;
   private readonly readLevelState: Database.Statement<[], [string, number]>;
   private readonly countLevels: Database.Statement<[], [number, number]>;
+  private readonly probeEntry: Database.Statement<[number, number], number>;
   private readonly insert: Database.Statement<[number, number]>;
   private readonly insertRows: Database.Statement<[number[]]>;
   private readonly deleteFrom: Database.Statement<[number]>;
@@ -203,6 +203,7 @@ export class LeafHashIndex {
       .prepare<[], [string, number]>("SELECT name, value FROM tree_state WHERE name GLOB 'dedup_rows_*' OR name GLOB 'dedup_cursor_*'")
       .raw();
     this.countLevels = db.prepare<[], [number, number]>('SELECT level, count(*) FROM tree_dedup GROUP BY level').raw();
+    this.probeEntry = db.prepare<[number, number], number>(`SELECT 1 FROM tree_dedup WHERE level IN (${Array.from({ length: MAX_DEDUP_LEVEL }, (_, i) => i + 1).join(', ')}) AND h6 = ? AND idx = ?`).pluck();
     this.readFilter = db.prepare<[], [number, Buffer]>('SELECT id, bits FROM tree_dedup_filter').raw();
     this.writeFilter = db.prepare<[number, Uint8Array]>(
       'INSERT INTO tree_dedup_filter (id, bits) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET bits = excluded.bits',
@@ -216,6 +217,21 @@ export class LeafHashIndex {
   /** Whether the disk level holds the entry of leaf `index` with prefix h6 (index < size). */
   isOnDisk(index: number, h6: number): boolean {
     return index < this.upto || (index < this.upto + this.chunk && sliceOf(h6) < this.slicesDone);
+  }
+
+  /** Leaves from this index on are in the memory level (those below it only on disk). */
+  get memoryFrom(): number {
+    return this.upto;
+  }
+
+  /** Whether some disk level holds exactly the entry (h6, index). */
+  hasDiskEntry(h6: number, index: number): boolean {
+    return this.probeEntry.get(h6, index) !== undefined;
+  }
+
+  /** Whether the filter admits prefix h6 (it must for every disk entry). */
+  filterHas(h6: number): boolean {
+    return this.filter.has(h6);
   }
 
   private get diskEmpty(): boolean {
@@ -514,30 +530,13 @@ export class LeafHashIndex {
     if (valid !== SLICES && !this.diskEmpty) this.rebuildFilter();
   }
 
-  /**
-   * Digest of every disk entry, read in pages so memory stays bounded.
-   * Throws TreeIntegrityError if the filter lacks an entry's prefix.
-   */
-  diskDigest(): EntryDigest {
-    const digest = new EntryDigest();
-    const rows = new Array<number>(MAX_DEDUP_LEVEL + 1).fill(0);
-    this.forEachDiskEntry((h6, index, level) => {
-      if (!this.filter.has(h6)) throw new TreeIntegrityError(`the dedup filter misses the entry for leaf ${index}`);
-      if (!(Number.isInteger(level) && level >= 1 && level <= MAX_DEDUP_LEVEL)) {
-        throw new TreeIntegrityError(`the leaf-hash index entry for leaf ${index} is at level ${String(level)}`);
-      }
-      rows[level] = (rows[level] as number) + 1;
-      digest.add(h6, index);
-    });
-    for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) {
-      if (rows[level] !== this.levelRows[level]) {
-        throw new TreeIntegrityError(`the leaf-hash index has ${rows[level]} entries at level ${level}, its state says ${this.levelRows[level]}`);
-      }
-    }
-    return digest;
+  /** The entries each disk level (1..MAX_DEDUP_LEVEL) should hold, by its state. */
+  expectedLevelRows(level: number): number {
+    return this.levelRows[level] ?? 0;
   }
 
-  private forEachDiskEntry(visit: (h6: number, index: number, level: number) => void): void {
+  /** Every disk entry, level by level in (h6, index) order, read in pages so memory stays bounded. */
+  forEachDiskEntry(visit: (h6: number, index: number, level: number) => void): void {
     let last: [number, number, number] = [Number.MIN_SAFE_INTEGER, -1, -1];
     for (;;) {
       const page = this.page.all(last[0], last[1], last[2]);

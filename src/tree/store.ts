@@ -33,7 +33,7 @@
 import Database from 'better-sqlite3';
 import { BatchDedup, DEDUP_TABLE_SQL, DEFAULT_DEDUP_CHUNK, LeafHashIndex, migrateDedupToLevels } from './dedup.js';
 import { edgeLevels, RightEdge } from './compact.js';
-import { checkStoredTree } from './integrity.js';
+import { checkStoredTree, checkTree, streamLeaves, type StoredTree, type TreeCheck, type TreeCheckOptions } from './integrity.js';
 import { TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.js';
 import { hashToText, leafHashText, type HashText } from './hash.js';
 import { decodeLeaves, encodeLeaves, prefixBytes } from './leaf-tiles.js';
@@ -75,6 +75,12 @@ export interface TreeStoreOptions {
    * per read on add-leaf's path. Writes still check. Default false.
    */
   readonly soleWriter?: boolean;
+  /**
+   * Open the file read-only (it must exist and hold a tree): for checks of a
+   * running node's database (fsck), which must not take a write lock or change
+   * anything. Write methods then fail. Default false.
+   */
+  readonly readOnly?: boolean;
 }
 
 const SCHEMA = `
@@ -94,6 +100,22 @@ const DEFAULT_TILE_CACHE_TILES = 3072; // ≤ 12 MiB: every upper tile of a 16M-
 // Ragged-edge subtree hashes remembered (see SubtreeMemo); ~100 bytes each.
 const MEMO_ENTRIES = 4096;
 const LEAF_PAGE_TILES = 64;
+
+function checkSchemaVersion(db: Database.Database, path: string): void {
+  const version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
+  if (version === 1) {
+    throw new Error(`${path}: tree schema version 1; it is migrated to ${SCHEMA_VERSION} when opened for writing (by the node, or fsck --repair), not read-only`);
+  }
+  if (version !== SCHEMA_VERSION) {
+    throw new Error(`${path}: tree schema version ${String(version)}, this program reads ${SCHEMA_VERSION}`);
+  }
+}
+
+function checkSchemaReadOnly(db: Database.Database, path: string): void {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tree_state'").get();
+  if (exists === undefined) throw new Error(`${path}: not a sigsum-log database (no tree_state table)`);
+  checkSchemaVersion(db, path);
+}
 
 function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: number): void {
   db.transaction(() => {
@@ -125,6 +147,19 @@ function blobOrThrow(value: unknown, what: string): Buffer {
 
 function checkIndex(what: string, n: number): void {
   if (!isTreeSize(n)) throw new RangeError(`${what} must be an integer in [0, 2^53-1], got ${n}`);
+}
+
+/** An index that holds nothing: for checking leaves and hashes when the real one cannot load. */
+function noIndex(size: number): StoredTree['index'] {
+  return {
+    isOnDisk: () => false,
+    memoryFrom: size,
+    forEachDiskEntry: () => undefined,
+    hasDiskEntry: () => false,
+    expectedLevelRows: () => 0,
+    filterHas: () => false,
+    lookup: () => undefined,
+  };
 }
 
 export class TreeStore {
@@ -211,6 +246,7 @@ export class TreeStore {
 
   /** Opens (creating if missing) the tree in the SQLite file at path. */
   static open(path: string, options: TreeStoreOptions = {}): TreeStore {
+    if (options.readOnly === true) return TreeStore.openReadOnly(path, options);
     const db = new Database(path);
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
@@ -221,6 +257,18 @@ export class TreeStore {
       if (!Number.isSafeInteger(dedupChunk) || dedupChunk < 1) throw new RangeError(`invalid dedup chunk ${dedupChunk}`);
       createOrCheckSchema(db, path, dedupChunk);
       return new TreeStore(db, options);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  private static openReadOnly(path: string, options: TreeStoreOptions): TreeStore {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma(`cache_size = -${CACHE_KIB}`);
+      checkSchemaReadOnly(db, path);
+      return new TreeStore(db, { ...options, soleWriter: false });
     } catch (e) {
       db.close();
       throw e;
@@ -429,22 +477,109 @@ export class TreeStore {
 
   /**
    * Recomputes every stored hash from the stored leaves (streaming: bounded
-   * memory) and compares: hash tiles byte for byte, tile counts, and the dedup
-   * table as a set. Throws TreeIntegrityError naming the first problem.
+   * memory) and compares: hash tiles byte for byte, tile counts, and the
+   * leaf-hash index. Throws TreeIntegrityError naming the first problem.
    * O(size) time; for tools (promotion), not the serving path.
    */
   verifyIntegrity(): { size: number; root: Hash } {
-    return this.read(() =>
-      checkStoredTree({
-        size: this.sizeNow,
-        leafTiles: (from, limit) => this.stmt.leafTiles.all(from, limit),
-        leafTileCount: () => this.stmt.countLeafTiles.get() ?? 0,
-        hashTile: (id) => this.stmt.hashTile.get(id),
-        hashTileCount: () => this.stmt.countHashTiles.get() ?? 0,
-        index: this.index,
-        storedRoot: () => rootHash(this.reader, this.sizeNow),
-      }),
-    );
+    return this.read(() => checkStoredTree(this.storedTree()));
+  }
+
+  /**
+   * The same check as verifyIntegrity in one read transaction (a snapshot:
+   * safe beside a running node), returning every problem found, each naming
+   * the leaf index, hash tile and node, or index entry (src/tree/integrity.ts).
+   */
+  checkTree(options: TreeCheckOptions = {}): TreeCheck {
+    try {
+      return this.read(() => checkTree(this.storedTree(), options));
+    } catch (err) {
+      if (!(err instanceof TreeIntegrityError)) throw err;
+      // The store cannot load its state (the dedup memory level is rebuilt
+      // from stored hashes, its records may be damaged): check leaves and
+      // hashes without the index, and report the load failure itself only
+      // when that finds nothing that explains it.
+      const check = (): TreeCheck => {
+        this.dataVersion = -1;
+        this.tiles.clear();
+        this.memo.clear();
+        this.sizeNow = this.stmt.size.get() ?? 0;
+        const result = checkTree({ ...this.storedTree(), index: noIndex(this.sizeNow) }, options);
+        if (result.problems.length > 0) return result;
+        return { ...result, problems: [{ kind: 'index', message: `the leaf-hash index cannot be loaded: ${err.message}` }] };
+      };
+      return this.db.inTransaction ? check() : this.db.transaction(check).deferred();
+    }
+  }
+
+  /**
+   * Rebuilds everything derivable from the stored leaves: every hash tile and
+   * the leaf-hash index (disk entries, filter, state), in one transaction, so
+   * a crash leaves the old state and a rerun starts again. Never writes a
+   * leaf; throws TreeIntegrityError when a leaf tile cannot be read. Callers
+   * first make sure no leaf is damaged (checkTree), since the rebuilt hashes
+   * follow the leaves. O(size) time and WAL space about that of the hashes
+   * and index.
+   */
+  rebuildDerived(onProgress?: (leavesDone: number) => void): void {
+    if (this.db.inTransaction) throw new Error('rebuildDerived commits on its own; do not call it inside another transaction');
+    try {
+      this.db
+        .transaction(() => {
+          this.db.exec(`DELETE FROM tree_hash_tiles; DELETE FROM tree_dedup; DELETE FROM tree_dedup_filter;
+            UPDATE tree_state SET value = 0 WHERE name IN ('dedup_upto', 'dedup_slices');
+            DELETE FROM tree_state WHERE name GLOB 'dedup_rows_*' OR name GLOB 'dedup_cursor_*';`);
+          this.tiles.clear();
+          this.memo.clear();
+          this.sizeNow = this.stmt.size.get() ?? 0;
+          this.index.load(0, () => []);
+          const failures: string[] = [];
+          let pending: HashText[] = [];
+          let start = 0;
+          const flush = (): void => {
+            this.appendHashTiles(start, pending);
+            pending.forEach((h, i) => this.index.add(h, start + i));
+            this.index.flush(pending.length);
+            start += pending.length;
+            pending = [];
+          };
+          const read = streamLeaves(
+            { size: this.sizeNow, leafTiles: (from, limit) => this.stmt.leafTiles.all(from, limit) },
+            { add: (_kind, message) => void failures.push(message) },
+            (done) => {
+              flush();
+              onProgress?.(done);
+            },
+            (_i, h) => void pending.push(h),
+          );
+          if (read < this.sizeNow) throw new TreeIntegrityError(failures[0] ?? `only ${read} of ${this.sizeNow} leaves could be read`);
+          flush();
+        })
+        .immediate();
+    } finally {
+      this.dataVersion = -1; // rebuild caches and the dedup memory level from what was written
+    }
+  }
+
+  /** What the integrity check reads; call inside a read or write transaction. */
+  private storedTree(): StoredTree {
+    return {
+      size: this.sizeNow,
+      leafTiles: (from, limit) => this.stmt.leafTiles.all(from, limit),
+      leafTileCount: () => this.stmt.countLeafTiles.get() ?? 0,
+      hashTile: (id) => this.stmt.hashTile.get(id),
+      hashTileCount: () => this.stmt.countHashTiles.get() ?? 0,
+      storedNode: (level, index) => {
+        try {
+          return this.nodeText(level, index);
+        } catch (err) {
+          if (err instanceof TreeIntegrityError || err instanceof RangeError) return undefined;
+          throw err;
+        }
+      },
+      index: this.index,
+      storedRoot: () => rootHash(this.reader, this.sizeNow),
+    };
   }
 
   getMeta(key: string): string | undefined {
@@ -611,7 +746,8 @@ export class TreeStore {
   private hashTile(id: number, minBytes: number): Buffer {
     const cached = this.tiles.get(id, minBytes);
     if (cached !== undefined) return cached;
-    const tile = blobOrThrow(this.stmt.hashTile.get(id), `hash tile ${id}`);
+    const level = Math.floor(id / firstTileId(1));
+    const tile = blobOrThrow(this.stmt.hashTile.get(id), `hash tile (level ${level}, index ${id - firstTileId(level)})`);
     this.tiles.set(id, tile);
     return tile;
   }
