@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/config.js';
 import { publicKeyFromSeed } from '../crypto/index.js';
-import { readPrivateKeyFile, readPublicKeyFile } from '../crypto/keyfile.js';
+import { looksLikePem, readKeyFileText, readPrivateKeyFile, readPublicKeyFile } from '../crypto/keyfile.js';
 import { ConfigError } from '../errors.js';
 import { parsePolicy, type Policy } from '../formats/policy.js';
 import { runFsck, type FsckOptions, type FsckOutput } from '../fsck/fsck.js';
@@ -43,6 +43,11 @@ function readKey(file: string, what: string, read: (f: string) => PublicKey): Pu
   }
 }
 
+/** The public key of a primary's key-file: a private key file, or a public one (signing through ssh-agent). */
+function logKeyOf(file: string): PublicKey {
+  return looksLikePem(readKeyFileText(file)) ? publicKeyFromSeed(readPrivateKeyFile(file)) : readPublicKeyFile(file);
+}
+
 function readPolicy(file: string): Policy {
   let text: string;
   try {
@@ -67,7 +72,7 @@ export function fsckOptions(flags: FsckFlags): FsckOptions {
   if (sthFile === undefined && config !== undefined && config.primary.sthFile !== '' && config.role === 'primary') sthFile = config.primary.sthFile;
   let logPublicKey: PublicKey | undefined;
   if (flags.logPubkeyFile !== undefined) logPublicKey = readKey(flags.logPubkeyFile, 'log public key file', readPublicKeyFile);
-  else if (config?.role === 'primary') logPublicKey = readKey(config.keyFile, 'key-file', (f) => publicKeyFromSeed(readPrivateKeyFile(f)));
+  else if (config?.role === 'primary') logPublicKey = readKey(config.keyFile, 'key-file', logKeyOf);
   else if (config !== undefined && config.secondary.logPubkeyFile !== '') logPublicKey = readKey(config.secondary.logPubkeyFile, '[secondary] log-pubkey-file', readPublicKeyFile);
   const policyFile = flags.policyFile ?? (config !== undefined && config.primary.policyFile !== '' ? config.primary.policyFile : undefined);
   return {
