@@ -119,7 +119,11 @@ export class WitnessCosigner implements Cosigner {
           answers[i] = answer;
           if (answer.attempt.ok) sofar.add(toHex(w.keyHash));
           if (--open === 0) resolve();
-          else if (graceTimer === undefined && answer.attempt.ok && quorumSatisfied(this.deps.policy, sofar)) graceTimer = setTimeout(resolve, graceMs);
+          else if (graceTimer === undefined && answer.attempt.ok && quorumSatisfied(this.deps.policy, sofar)) {
+            // A grace reaching past the witnesses' own timeout would change nothing: let them time out.
+            const left = this.deps.timeoutMs - (this.deps.nowMs() - started);
+            if (graceMs < left) graceTimer = setTimeout(resolve, graceMs);
+          }
         });
       });
     });
@@ -172,6 +176,8 @@ export class WitnessCosigner implements Cosigner {
     } catch (err) {
       attempt = { ok: false, kind: 'internal', reason: `internal error: ${(err as Error)?.message ?? String(err)}` };
     }
+    // Cut off by the round (quorum met, grace over), not by its own timeout: say so to the observer.
+    if (!attempt.ok && round.aborted) attempt = { ok: false, kind: 'late', reason: 'no answer before the round ended (quorum met, grace over)' };
     const seconds = (this.deps.nowMs() - started) / 1000;
     if (this.deps.observer !== undefined) {
       const status = attempt.ok ? '200' : trace.httpError !== undefined ? String(trace.httpError) : 'other';
@@ -185,8 +191,27 @@ export class WitnessCosigner implements Cosigner {
     return { attempt, seconds };
   }
 
+  /**
+   * One controller for the witness's own timeout and the round's end. Not
+   * AbortSignal.any([AbortSignal.timeout(…), round]): Node 20 holds the
+   * timeout signal only weakly there, and once collected it never fires (a
+   * hanging witness then held the round forever).
+   */
   private async exchange(w: PolicyWitness, sth: SignedTreeHead, note: string, trace: ExchangeTrace, round: AbortSignal): Promise<Attempt> {
-    const signal = AbortSignal.any([AbortSignal.timeout(this.deps.timeoutMs), round]);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${this.deps.timeoutMs} ms`, 'TimeoutError')), this.deps.timeoutMs);
+    const roundOver = (): void => controller.abort(round.reason);
+    if (round.aborted) roundOver();
+    else round.addEventListener('abort', roundOver, { once: true });
+    try {
+      return await this.exchangeUntil(w, sth, note, trace, controller.signal);
+    } finally {
+      clearTimeout(timer);
+      round.removeEventListener('abort', roundOver);
+    }
+  }
+
+  private async exchangeUntil(w: PolicyWitness, sth: SignedTreeHead, note: string, trace: ExchangeTrace, signal: AbortSignal): Promise<Attempt> {
     const id = toHex(w.keyHash);
     let oldSize = this.deps.sizes.get(id);
     // A remembered size beyond this head cannot be sent; ask from 0 and let the 409 tell.
