@@ -10,6 +10,7 @@ import { readBodyText } from '../../src/http/body.js';
 import { startServer, type HttpLimits, type RunningServer } from '../../src/http/serve.js';
 import { textReply } from '../../src/http/respond.js';
 import { createLogger } from '../../src/log.js';
+import { waitUntil } from '../helpers/node-process.js';
 import { parseAnswer, rawExchange } from '../helpers/raw-http.js';
 import { rawBadRequests } from './raw-cases.js';
 
@@ -142,15 +143,16 @@ test('connections beyond max-connections are closed at once; a freed slot is usa
   await assert.rejects(rawExchange(server.port, 'GET /get-tree-head HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), /no complete HTTP answer/);
   held.pop()!.destroy();
   // Once the server has seen the close, a new connection is served.
-  let served = false;
-  for (let i = 0; i < 100 && !served; i++) {
-    served = await rawExchange(server.port, 'GET /get-tree-head HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n').then(
-      (a) => a.status === 200,
-      () => false,
-    );
-    if (!served) await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.ok(served, 'a connection is served again after one closed');
+  await waitUntil(
+    'a connection served again after one closed',
+    () =>
+      rawExchange(server.port, 'GET /get-tree-head HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n').then(
+        (a) => (a.status === 200 ? true : undefined),
+        () => undefined,
+      ),
+    30_000,
+    50,
+  );
 });
 
 test('pipelined requests beyond max-pipelined-requests are answered 503 in order, without running the handler', async (t) => {
@@ -161,20 +163,25 @@ test('pipelined requests beyond max-pipelined-requests are answered 503 in order
   socket.on('data', (d: Buffer) => (data = Buffer.concat([data, d])));
   socket.write('GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(5));
   // Two handlers run; the other three are refused (their answers wait, in order, behind the first two).
-  for (let i = 0; i < 200 && held.calls < 2; i++) await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, 200));
+  await waitUntil('two handlers running', () => (held.calls >= 2 ? true : undefined), 30_000, 20);
+  await new Promise((r) => setTimeout(r, 200)); // a third handler, were it let through, would start now
   assert.equal(held.calls, 2);
   held.release();
   const answers: Array<{ status: number; body: string; retryAfter?: string }> = [];
-  for (let i = 0; i < 500 && answers.length < 5; i++) {
-    for (;;) {
-      const a = parseAnswer(data);
-      if (a === undefined) break;
-      answers.push({ status: a.status, body: a.body, ...(a.headers['retry-after'] === undefined ? {} : { retryAfter: a.headers['retry-after'] }) });
-      data = data.subarray(Buffer.byteLength(a.raw, 'latin1'));
-    }
-    if (answers.length < 5) await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitUntil(
+    'five answers',
+    () => {
+      for (;;) {
+        const a = parseAnswer(data);
+        if (a === undefined) break;
+        answers.push({ status: a.status, body: a.body, ...(a.headers['retry-after'] === undefined ? {} : { retryAfter: a.headers['retry-after'] }) });
+        data = data.subarray(Buffer.byteLength(a.raw, 'latin1'));
+      }
+      return answers.length >= 5 ? true : undefined;
+    },
+    30_000,
+    20,
+  );
   assert.deepEqual(
     answers.map((a) => a.status),
     [200, 200, 503, 503, 503],
@@ -184,6 +191,6 @@ test('pipelined requests beyond max-pipelined-requests are answered 503 in order
   assert.equal(held.calls, 2, 'the refused requests never reached the handler');
   // The connection stays usable.
   socket.write('GET /get-tree-head HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-  for (let i = 0; i < 250 && parseAnswer(data) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
-  assert.equal(parseAnswer(data)?.status, 200);
+  const after = await waitUntil('an answer on the same connection', () => parseAnswer(data), 30_000, 20);
+  assert.equal(after.status, 200);
 });
