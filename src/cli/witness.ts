@@ -2,7 +2,7 @@
 // operators trying out a log.
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
-import { createLogger, type LogLevel } from '../log.js';
+import { createLogger, LOG_FORMATS, type LogFormat, type LogLevel } from '../log.js';
 import { startWitness } from '../witness/run.js';
 
 interface WitnessOptions {
@@ -12,6 +12,7 @@ interface WitnessOptions {
   listen: string;
   urlPrefix: string;
   logLevel: string;
+  logFormat: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -28,11 +29,15 @@ export function registerWitnessCommand(program: Command): void {
     .option('--listen <host:port>', 'address to listen on (port 0: any free port)', '127.0.0.1:0')
     .option('--url-prefix <prefix>', 'prefix that precedes /add-checkpoint', '')
     .option('--log-level <level>', 'debug, info, warning or error', 'info')
+    .option('--log-format <format>', 'text, or json (one object per line)', 'text')
     .action(async (opts: WitnessOptions) => {
       if (!['debug', 'info', 'warning', 'error'].includes(opts.logLevel)) {
         throw new ConfigError(`--log-level must be debug, info, warning or error, got "${opts.logLevel}"`);
       }
-      const log = createLogger(opts.logLevel as LogLevel, '', 'witness');
+      if (!(LOG_FORMATS as readonly string[]).includes(opts.logFormat)) {
+        throw new ConfigError(`--log-format must be text or json, got "${opts.logFormat}"`);
+      }
+      const log = createLogger(opts.logLevel as LogLevel, '', 'witness', opts.logFormat as LogFormat);
       const running = await startWitness(
         { keyFile: opts.keyFile, logPubkeyFiles: opts.logPubkeyFile, stateFile: opts.state, listen: opts.listen, urlPrefix: opts.urlPrefix },
         log,

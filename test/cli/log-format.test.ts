@@ -86,3 +86,22 @@ test('log-format: a value other than text or json is refused at start, naming th
   assert.match(output, /log-format must be text or json, got "xml"/);
   assert.equal(output.split('\n').filter((l) => l !== '').length, 1, 'one line, no stack');
 });
+
+test('sigsum-log witness --log-format json: one object per line, node "witness"; a bad value is refused', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.remove());
+  makeKey(join(dir.path, 'witness.key'));
+  makeKey(join(dir.path, 'log.key'));
+  const args = ['witness', '--key-file', join(dir.path, 'witness.key'), '--log-pubkey-file', join(dir.path, 'log.key.pub'), '--state', join(dir.path, 'state.json')];
+  const witness = spawnCli([...args, '--log-format', 'json'], { name: 'witness' });
+  t.after(() => witness.kill9());
+  await witness.waitForOutput(/witness listening on http/);
+  assert.equal(await witness.stop(), 0);
+  const lines = parseJsonLines(witness.output);
+  assert.ok(lines.length >= 2);
+  assert.ok(lines.every((l) => l.node === 'witness'));
+
+  const { code, output } = await runCli([...args, '--log-format', 'yaml']);
+  assert.equal(code, 2, output);
+  assert.match(output, /--log-format must be text or json, got "yaml"/);
+});
