@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../log.js';
 import { registerKeyCommands } from './keys.js';
 import { registerInitCommand } from './init.js';
 import { registerLocalCommand } from './local.js';
-import { startNode } from './run-node.js';
+import { startNode, type RunningNode } from './run-node.js';
 import { registerWitnessCommand } from './witness.js';
 import { registerFailoverCommands } from './failover.js';
 import { registerImportCommand } from './import.js';
@@ -73,23 +73,18 @@ export function buildProgram(): Command {
 const SHUTDOWN_LIMIT_MS = 30_000;
 
 async function runUntilSignal(config: Config, log: Logger): Promise<void> {
-  const node = await startNode(config, log);
-  let shuttingDown = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (shuttingDown) {
-      // The operator insists: as safe as kill -9 (leaves answered 202 but
-      // not yet sequenced are lost; their submitters retry).
-      log.warning(`${signal} again: exiting at once, without finishing the shutdown`);
-      process.exit(1);
-    }
-    shuttingDown = true;
-    log.info(`${signal}: shutting down (send it again to exit at once)`);
+  // The handlers are in place before the node starts: a SIGTERM that arrives
+  // while it starts (or just after it logged that it listens) is a clean stop
+  // once it is up, not the default action (killed mid-start).
+  let node: RunningNode | undefined;
+  let stopRequested = false;
+  const stop = (running: RunningNode): void => {
     const limit = setTimeout(() => {
       log.error(`shutdown did not finish within ${SHUTDOWN_LIMIT_MS / 1000} s: exiting`);
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS);
     limit.unref();
-    node.stop().then(
+    running.stop().then(
       () => process.exit(0),
       (err: unknown) => {
         log.error(`shutdown failed: ${(err as Error).message}`);
@@ -97,8 +92,21 @@ async function runUntilSignal(config: Config, log: Logger): Promise<void> {
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopRequested) {
+      // The operator insists: as safe as kill -9 (leaves answered 202 but
+      // not yet sequenced are lost; their submitters retry).
+      log.warning(`${signal} again: exiting at once, without finishing the shutdown`);
+      process.exit(1);
+    }
+    stopRequested = true;
+    log.info(`${signal}: shutting down (send it again to exit at once)`);
+    if (node !== undefined) stop(node);
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  node = await startNode(config, log);
+  if (stopRequested) stop(node);
 }
 
 export async function main(argv: string[]): Promise<void> {

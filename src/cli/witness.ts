@@ -38,15 +38,21 @@ export function registerWitnessCommand(program: Command): void {
         throw new ConfigError(`--log-format must be text or json, got "${opts.logFormat}"`);
       }
       const log = createLogger(opts.logLevel as LogLevel, '', 'witness', opts.logFormat as LogFormat);
-      const running = await startWitness(
+      // Handlers first: a SIGTERM right after "listening" is a clean stop, not the default kill.
+      let running: Awaited<ReturnType<typeof startWitness>> | undefined;
+      let stopRequested = false;
+      const shutdown = (signal: string): void => {
+        if (stopRequested) process.exit(1);
+        stopRequested = true;
+        log.info(`${signal}: shutting down`);
+        if (running !== undefined) void running.stop().finally(() => process.exit(0));
+      };
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      running = await startWitness(
         { keyFile: opts.keyFile, logPubkeyFiles: opts.logPubkeyFile, stateFile: opts.state, listen: opts.listen, urlPrefix: opts.urlPrefix },
         log,
       );
-      const shutdown = (signal: string): void => {
-        log.info(`${signal}: shutting down`);
-        void running.stop().finally(() => process.exit(0));
-      };
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      process.once('SIGINT', () => shutdown('SIGINT'));
+      if (stopRequested) void running.stop().finally(() => process.exit(0));
     });
 }
