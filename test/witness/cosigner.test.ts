@@ -5,6 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { keyHash } from '../../src/crypto/index.js';
@@ -239,6 +241,25 @@ test('cosigner: once the quorum is met, a black-holed witness costs the grace, n
   // When the quorum needs the silent witness, the round waits for it (up to the timeout) and fails.
   const all = s.cosigner(policyFor(s, 'quorum g', `${extra}group g all w1 w2 hang\n`), 1500, graceMs);
   const started = Date.now();
-  assert.equal(await all.cosigner.cosign(s.sth(10), s.sth(9)), undefined);
+  // Garbage collections while it waits: the witness's timeout must still fire
+  // (an AbortSignal.timeout held only weakly, as by AbortSignal.any in Node 20,
+  // is collected and never fires).
+  const churn = setInterval(() => gc(), 100);
+  t.after(() => clearInterval(churn));
+  let stuck: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    all.cosigner.cosign(s.sth(10), s.sth(9)).then((r) => ({ r })),
+    new Promise<'stuck'>((r) => (stuck = setTimeout(() => r('stuck'), 30_000))),
+  ]);
+  clearTimeout(stuck);
+  clearInterval(churn);
+  assert.notEqual(outcome, 'stuck', 'the round ended by the witness timeout despite garbage collections');
+  assert.equal((outcome as { r: unknown }).r, undefined, 'quorum not met');
   assert.ok(Date.now() - started >= 1400, 'without the quorum there is nothing to cut short');
 });
+
+/** V8's gc(), without --expose-gc on the command line. */
+function gc(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
