@@ -98,7 +98,9 @@ test('a second SIGTERM during a slow shutdown exits at once', async (t) => {
   assert.equal(code, 1, c.primary.output);
   assert.match(c.primary.output, /SIGTERM again: exiting at once/);
   assert.doesNotMatch(c.primary.output, /shut down in/, 'it did not wait for the shutdown to finish');
-  assert.ok(ms < 2_500, `exited ${ms} ms after the second SIGTERM`);
+  // Exit 1 without the shutdown line is the proof; the bound only rules out the
+  // 30 s safety net, with room for a loaded CI machine.
+  assert.ok(ms < 20_000, `exited ${ms} ms after the second SIGTERM`);
 });
 
 test('SIGTERM on a secondary mid catch-up: exit 0, one line, and it resumes from what it stored', async (t) => {
