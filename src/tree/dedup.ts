@@ -156,9 +156,10 @@ export class LeafHashIndex {
   private cursors: number[] = [];
   private credits: number[] = [];
   private levelList = '';
-  private probes: { one: Database.Statement<[number], number>; many: Database.Statement<[string], [number, number]> } | undefined;
+  private probes: Database.Statement<[string], [number, number]> | undefined;
 
   private readonly db: Database.Database;
+  private readonly probeLevel: Database.Statement<[number, number], number>;
   private readonly moveRange: Database.Statement<[number, number, number, number]>;
   private readonly deleteRange: Database.Statement<[number, number, number]>;
   private readonly readLevelState: Database.Statement<[], [string, number]>;
@@ -194,6 +195,7 @@ export class LeafHashIndex {
         `SELECT level, h6, idx FROM tree_dedup WHERE (level, h6, idx) > (?, ?, ?) ORDER BY level, h6, idx LIMIT ${DIGEST_PAGE}`,
       )
       .raw();
+    this.probeLevel = db.prepare<[number, number], number>('SELECT idx FROM tree_dedup WHERE level = ? AND h6 = ?').pluck();
     // In primary-key order, so the next level sees ascending inserts.
     this.moveRange = db.prepare<[number, number, number, number]>(
       'INSERT INTO tree_dedup (level, h6, idx) SELECT ?, h6, idx FROM tree_dedup WHERE level = ? AND h6 >= ? AND h6 < ? ORDER BY h6, idx',
@@ -266,17 +268,29 @@ export class LeafHashIndex {
   }
 
   /**
-   * The lowest index of a stored leaf with this hash, or undefined. Disk
-   * entries precede memory ones in index order, so a confirmed disk hit wins.
+   * The lowest index of a stored leaf with this hash, or undefined. For one
+   * prefix, a deeper level only holds older entries than a shallower one (a
+   * move takes every entry of its range, so what arrives later stays above),
+   * and disk entries precede memory ones: levels are probed deepest first and
+   * the first confirmed hit wins. Most stored leaves are in the deepest
+   * levels, so a hit usually costs one search, not one per level.
    */
   lookup(hash: HashText): number | undefined {
     const h6 = hashPrefix(hash);
     if (!this.diskEmpty && this.filter.has(h6)) {
-      const indices = this.probeStatements().one.all(h6);
-      if (indices.length > 1) indices.sort((a, b) => a - b);
-      for (const index of indices) if (this.confirm(index, hash)) return index;
+      for (let level = this.deepestLevel(); level >= 1; level--) {
+        const indices = this.probeLevel.all(level, h6);
+        if (indices.length > 1) indices.sort((a, b) => a - b);
+        for (const index of indices) if (this.confirm(index, hash)) return index;
+      }
     }
     return this.lookupMemory(h6, hash);
+  }
+
+  private deepestLevel(): number {
+    let deepest = 1;
+    for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) if ((this.levelRows[level] ?? 0) > 0) deepest = level;
+    return deepest;
   }
 
   /** lookup() for many hashes with one disk statement. */
@@ -286,7 +300,7 @@ export class LeafHashIndex {
     const maybeOnDisk = this.diskEmpty ? [] : prefixes.filter((h6) => this.filter.has(h6));
     if (maybeOnDisk.length > 0) {
       const candidates = new Map<number, number[]>();
-      for (const [h6, index] of this.probeStatements().many.all(JSON.stringify(maybeOnDisk))) {
+      for (const [h6, index] of this.probeStatements().all(JSON.stringify(maybeOnDisk))) {
         const list = candidates.get(h6);
         if (list === undefined) candidates.set(h6, [index]);
         else list.push(index);
@@ -387,21 +401,16 @@ export class LeafHashIndex {
   }
 
   /** Probe statements over levels 1 … deepest non-empty one (rebuilt when that changes). */
-  private probeStatements(): { one: Database.Statement<[number], number>; many: Database.Statement<[string], [number, number]> } {
+  private probeStatements(): Database.Statement<[string], [number, number]> {
     if (this.probes !== undefined) return this.probes;
     // Every level up to the deepest non-empty one (normally all are in use),
     // as an IN list on the first key column: one primary-key search per level.
-    let deepest = 1;
-    for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) if ((this.levelRows[level] ?? 0) > 0) deepest = level;
-    this.levelList = Array.from({ length: deepest }, (_v, i) => i + 1).join(', ');
-    this.probes = {
-      one: this.db.prepare<[number], number>(`SELECT idx FROM tree_dedup WHERE level IN (${this.levelList}) AND h6 = ?`).pluck(),
-      many: this.db
-        .prepare<[string], [number, number]>(
-          `SELECT h6, idx FROM tree_dedup WHERE level IN (${this.levelList}) AND h6 IN (SELECT value FROM json_each(?))`,
-        )
-        .raw(),
-    };
+    this.levelList = Array.from({ length: this.deepestLevel() }, (_v, i) => i + 1).join(', ');
+    this.probes = this.db
+      .prepare<[string], [number, number]>(
+        `SELECT h6, idx FROM tree_dedup WHERE level IN (${this.levelList}) AND h6 IN (SELECT value FROM json_each(?))`,
+      )
+      .raw();
     return this.probes;
   }
 

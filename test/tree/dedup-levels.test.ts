@@ -82,6 +82,29 @@ describe('leaf-hash index levels', () => {
     for (let i = 0; i < 2000; i++) assert.equal(store.indexOfLeafHash(leafHash(leafOf(i))), i);
   });
 
+  it('answers the lowest index of a leaf stored many times (replica mode) while its copies sit in different levels', () => {
+    const path = dbPath(dir, `levels${files++}.db`);
+    const store = openStore(path, { dedupChunk: 2 });
+    const repeated = leafOf(0, 'repeated');
+    const copies = [5, 40, 41, 300, 901, 2000, 2999];
+    const leaves = leavesOf(0, 3000).map((leaf, i) => (copies.includes(i) ? repeated : leaf));
+    for (let n = 0; n < leaves.length; ) {
+      const size = 1 + ((n * 5) % 17);
+      store.appendPreordered(n, leaves.slice(n, n + size));
+      n = Math.min(leaves.length, n + size);
+      if (n > 5) assert.equal(store.indexOfLeafHash(leafHash(repeated)), 5, `at size ${n}`);
+    }
+    const levels = new Database(path, { readonly: true });
+    const where = levels.prepare('SELECT idx, level FROM tree_dedup WHERE idx IN (5, 40, 41, 300, 901, 2000, 2999)').raw().all();
+    levels.close();
+    assert.ok(new Set(where.map((r) => (r as [number, number])[1])).size >= 2, `copies in one level only: ${JSON.stringify(where)}`);
+    store.verifyIntegrity();
+    store.truncate(41);
+    assert.equal(store.indexOfLeafHash(leafHash(repeated)), 5);
+    store.truncate(5);
+    assert.equal(store.indexOfLeafHash(leafHash(repeated)), undefined);
+  });
+
   it('reports a wrong per-level row count as an integrity problem', () => {
     const path = dbPath(dir, `levels${files++}.db`);
     const store = openStore(path, { dedupChunk: 2 });
