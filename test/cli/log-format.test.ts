@@ -3,7 +3,7 @@
 // readable lines; a bad value is refused at start naming the key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeKey, preparePrimary, startNodeProcess, tempDir } from '../helpers/log-fixture.js';
 import { freePort, runCli, spawnCli, waitUntil } from '../helpers/node-process.js';
@@ -104,4 +104,27 @@ test('sigsum-log witness --log-format json: one object per line, node "witness";
   const { code, output } = await runCli([...args, '--log-format', 'yaml']);
   assert.equal(code, 2, output);
   assert.match(output, /--log-format must be text or json, got "yaml"/);
+});
+
+test('log-file that cannot be written: lines go to stderr, the node keeps running, and the file is used again when it can be', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.remove());
+  const logDir = join(dir.path, 'logs');
+  mkdirSync(logDir);
+  const logFile = join(logDir, 'primary.log');
+  const setup = await preparePrimary(dir.path, { interval: '200ms', top: { 'log-file': logFile, 'log-level': 'debug' } });
+  const primary = spawnCli(['--role', 'primary', '--config', setup.config], { name: 'primary' });
+  t.after(() => primary.kill9());
+  await waitUntil('the primary to listen', () => (existsSync(logFile) && /public API on http/.test(readFileSync(logFile, 'utf8')) ? true : undefined));
+  rmSync(logDir, { recursive: true }); // every append now fails (ENOENT)
+  const submitter = makeKey(join(dir.path, 'submitter.key'));
+  await submitUntilPublished(setup.publicUrl, [makeLeaf(submitter)], 20_000); // logs at debug level
+  await primary.waitForOutput(/cannot write to log file .*primary\.log \(ENOENT\): writing log lines to stderr/);
+  await primary.waitForOutput(/DEBUG \[primary\] published tree head/);
+  assert.ok(primary.running);
+  mkdirSync(logDir); // writable again
+  await submitUntilPublished(setup.publicUrl, [makeLeaf(submitter)], 20_000); // more lines
+  await primary.waitForOutput(/writing log lines to .*primary\.log again/);
+  assert.equal(await primary.stop(), 0, primary.output);
+  assert.match(readFileSync(logFile, 'utf8'), /shut down in \d+ ms/);
 });
