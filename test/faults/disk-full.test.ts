@@ -65,13 +65,16 @@ test('disk full: add-leaf answers 503, the head is served, nothing answered 200 
   const dir = tempDir();
   const disk = join(dir.path, 'disk');
   mkdirSync(disk);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]);
   let primary: NodeProcess | undefined;
+  let mounted = false;
+  // Registered before the mount, so that a failed mount still removes the temp dir.
   t.after(async () => {
     await primary?.kill9();
-    execFileSync('umount', [disk]); // even when the test failed
+    if (mounted) execFileSync('umount', [disk]); // even when the test failed
     dir.remove();
   });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]);
+  mounted = true;
 
   const logFile = join(disk, 'primary.log');
   const setup = await preparePrimary(dir.path, { interval: '200ms' });
