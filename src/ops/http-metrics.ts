@@ -9,6 +9,7 @@
 // by status number and a bucket search over 17 numbers; no string and no
 // object is made per request.
 import type { RouteCounter, RouteInstrumentation } from '../http/router.js';
+import type { Family } from './exposition.js';
 
 /** log-go's buckets (internal/metrics): 1 ms to 10 s, about 10^(1/4) apart. */
 export const LATENCY_BUCKETS: readonly number[] = [1e-3, 2e-3, 3e-3, 6e-3, 10e-3, 20e-3, 30e-3, 60e-3, 0.1, 0.2, 0.3, 0.6, 1, 2, 3, 6, 10];
@@ -91,4 +92,28 @@ export class HttpMetrics implements RouteInstrumentation {
   all(): EndpointStats[] {
     return [...this.byLabel.values()];
   }
+}
+
+/** log-go's three HTTP families over a table of endpoint counters. */
+export function httpFamilies(http: HttpMetrics): Family[] {
+  return [
+    {
+      name: 'sigsum_log_go_http_req',
+      help: 'number of http requests (log-go)',
+      type: 'counter',
+      samples: () => http.all().map((e) => ({ labels: { endpoint: e.endpoint }, value: e.requests })),
+    },
+    {
+      name: 'sigsum_log_go_http_rsp',
+      help: 'number of http responses, by status (log-go)',
+      type: 'counter',
+      samples: () => http.all().flatMap((e) => [...e.byStatus.entries()].map(([status, st]) => ({ labels: { endpoint: e.endpoint, status: String(status) }, value: st.count }))),
+    },
+    {
+      name: 'sigsum_log_go_http_latency',
+      help: 'http request-response latency in seconds (log-go)',
+      type: 'histogram',
+      samples: () => http.all().flatMap((e) => [...e.byStatus.entries()].map(([status, stats]) => ({ labels: { endpoint: e.endpoint, status: String(status) }, stats }))),
+    },
+  ];
 }

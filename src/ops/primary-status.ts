@@ -6,7 +6,7 @@
 import type { CosignedTreeHead } from '../formats/tree-head.js';
 import { toHex } from '../hex.js';
 import { primaryHealth, type Health } from './health.js';
-import { HttpMetrics, StatusStats } from './http-metrics.js';
+import { httpFamilies, HttpMetrics, StatusStats } from './http-metrics.js';
 import { single, type Family, type HistogramSample, type Sample } from './exposition.js';
 import { MinuteRate, SAMPLE_EVERY_MS } from './rate.js';
 
@@ -398,30 +398,6 @@ export class PrimaryStatus {
       },
     ];
   }
-}
-
-/** log-go's three HTTP families over a table of endpoint counters. */
-export function httpFamilies(http: HttpMetrics): Family[] {
-  return [
-    {
-      name: 'sigsum_log_go_http_req',
-      help: 'number of http requests (log-go)',
-      type: 'counter',
-      samples: () => http.all().map((e) => ({ labels: { endpoint: e.endpoint }, value: e.requests })),
-    },
-    {
-      name: 'sigsum_log_go_http_rsp',
-      help: 'number of http responses, by status (log-go)',
-      type: 'counter',
-      samples: () => http.all().flatMap((e) => [...e.byStatus.entries()].map(([status, st]) => ({ labels: { endpoint: e.endpoint, status: String(status) }, value: st.count }))),
-    },
-    {
-      name: 'sigsum_log_go_http_latency',
-      help: 'http request-response latency in seconds (log-go)',
-      type: 'histogram',
-      samples: () => http.all().flatMap((e) => [...e.byStatus.entries()].map(([status, stats]) => ({ labels: { endpoint: e.endpoint, status: String(status) }, stats }))),
-    },
-  ];
 }
 
 function newestCosignature(head: CosignedTreeHead): number | undefined {

@@ -2,9 +2,8 @@
 // outcome, the upstream's answers) and read by /metrics, /health and
 // status.json, so they agree.
 import { secondaryHealth, type Health } from './health.js';
-import { HttpMetrics } from './http-metrics.js';
 import { single, type Family } from './exposition.js';
-import { httpFamilies } from './primary-status.js';
+import { httpFamilies, HttpMetrics } from './http-metrics.js';
 
 /** The internal routes log-go's secondary counts (its get-secondary-tree-head), and our name for it. */
 export const SECONDARY_COUNTED_ENDPOINTS: ReadonlySet<string> = new Set(['get-secondary-tree-head', 'get-tree-head-to-cosign']);

@@ -12,9 +12,8 @@ import { startServer, type RunningServer } from '../http/serve.js';
 import { witnessApp } from './app.js';
 import { FileWitnessState } from './state.js';
 import { Witness } from './witness.js';
-import { HttpMetrics } from '../ops/http-metrics.js';
 import { buildInfoFamily, buildRegistry } from '../ops/exposition.js';
-import { httpFamilies } from '../ops/primary-status.js';
+import { httpFamilies, HttpMetrics } from '../ops/http-metrics.js';
 import { versionString } from '../version.js';
 
 export interface WitnessSettings {
