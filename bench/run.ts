@@ -129,3 +129,8 @@ if (want('lifecycle')) {
   print('import at 1,000,000 leaves (sigsum-log import of a primary\'s public API; target: ≥ 0.3 of the local append rate)', await benchImport(1_000_000, 512));
   print('backup at 1,000,000 leaves (online, of a running primary; add-leaf with 64 clients)', await benchBackup(1_000_000));
 }
+
+if (want('fsck')) {
+  const { benchFsck } = await import('./fsck.js');
+  print('fsck at 1,000,000 leaves (read-only tree check; target: ≥ 0.3 of the SHA-256 limit for the hashes it needs)', await benchFsck(1_000_000));
+}

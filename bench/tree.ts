@@ -59,7 +59,7 @@ function seconds(start: bigint): number {
  * the one-shot hash() returning a Buffer or a latin1 string (what the tree's
  * append path uses). The best of them is the machine limit.
  */
-function sha256Rates(): { createHash: number; oneShot: number; oneShotText: number } {
+export function sha256Rates(): { createHash: number; oneShot: number; oneShotText: number } {
   const input = randomBytes(64);
   const n = 300_000;
   const rate = (hashOnce: () => unknown): number => {
@@ -77,7 +77,7 @@ function sha256Rates(): { createHash: number; oneShot: number; oneShotText: numb
 }
 
 /** Unique, random-looking 128-byte leaves: a xorshift stream with the index stamped in. */
-function makeLeaves(first: number, count: number, seed: number): Uint8Array[] {
+export function makeLeaves(first: number, count: number, seed: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   let x = (seed ^ 0x9e3779b9) >>> 0 || 1;
   for (let i = 0; i < count; i++) {
