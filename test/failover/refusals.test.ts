@@ -16,7 +16,7 @@ import { TREE_MODE_KEY } from '../../src/node-common.js';
 import { SthFile } from '../../src/storage/sth-file.js';
 import { TreeStore } from '../../src/tree/store.js';
 import { makeKey, startNodeProcess, tempDir, writeToml, type NodeSetup } from '../helpers/log-fixture.js';
-import { CLI, http, runCli, waitUntil, type NodeProcess } from '../helpers/node-process.js';
+import { CLI, freePort, http, runCli, waitUntil, type NodeProcess } from '../helpers/node-process.js';
 import { startTestAgent } from '../helpers/ssh-agent.js';
 import { makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
 import { prepareCluster } from '../replication/fixture.js';
@@ -121,7 +121,8 @@ test('promote-secondary refuses what would lose or fork the log, and completes a
 
   // Neither a --published-head nor a --peer that answers: it can only rely on
   // its own record of the last published head, and says so and what to give.
-  for (const extra of [[], ['--peer', 'http://127.0.0.1:9'], ['--published-head', 'http://127.0.0.1:9']]) {
+  const deadUrl = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+  for (const extra of [[], ['--peer', deadUrl], ['--published-head', deadUrl]]) {
     const alone = await promote(q1, ...extra, '--dry-run');
     assert.equal(alone.code, 0, alone.output);
     assert.match(alone.output, /WARNING: no --published-head could be read and no --peer answered, so these checks rely only on this node's own record of the last published tree head/);

@@ -12,7 +12,7 @@ import { toHex } from '../../src/hex.js';
 import { TREE_MODE_KEY } from '../../src/node-common.js';
 import { PUBLISHED_TREE_HEAD_KEY, VERIFIED_SIZE_KEY } from '../../src/replication/replicator.js';
 import { TreeStore } from '../../src/tree/store.js';
-import { runCli, spawnCli, waitUntil } from '../helpers/node-process.js';
+import { freePort, runCli, spawnCli, waitUntil } from '../helpers/node-process.js';
 import { makeKey, tempDir } from '../helpers/log-fixture.js';
 import { makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
 import { InterceptingProxy, publishedHead, runImport, signedLeaves, startSeededPrimary, waitForPublished, writeImportConfig } from './fixture.js';
@@ -199,6 +199,7 @@ test('import: bad input and usage', async (t) => {
   const primaryDb = TreeStore.open(onPrimaryDb.dbFile); // a primary's database (sequencing mode)
   primaryDb.setMeta(TREE_MODE_KEY, 'sequencing');
   primaryDb.close();
+  const deadUrl = `http://127.0.0.1:${await freePort()}`; // nothing listens there
   const cases: Array<{ name: string; args: string[]; code: number; output: RegExp }> = [
     { name: '--help', args: ['import', '--help'], code: 0, output: /--from <url>/ },
     { name: 'no --config', args: ['import', '--from', source.setup.publicUrl], code: 2, output: /--config is required/ },
@@ -211,7 +212,7 @@ test('import: bad input and usage', async (t) => {
     { name: 'db-file in a missing directory', args: ['import', '--config', noDir.config, '--from', source.setup.publicUrl], code: 2, output: /the directory of db-file .* does not exist/ },
     { name: "a primary's database", args: ['import', '--config', onPrimaryDb.config, '--from', source.setup.publicUrl], code: 2, output: /is a primary's database/ },
     { name: 'another log\'s key', args: ['import', '--config', wrongKey.config, '--from', source.setup.publicUrl], code: 1, output: /REFUSED: the tree head of size 10 .* is not signed by the log's key/ },
-    { name: 'source unreachable', args: ['import', '--config', good.config, '--from', 'http://127.0.0.1:1'], code: 1, output: /cannot read http:\/\/127\.0\.0\.1:1 \(3 attempts\); run the same command again to resume/ },
+    { name: 'source unreachable', args: ['import', '--config', good.config, '--from', deadUrl], code: 1, output: /cannot read http:\/\/127\.0\.0\.1:\d+ \(3 attempts\); run the same command again to resume/ },
     { name: 'a node API that is not a log', args: ['import', '--config', good.config, '--from', `${source.setup.publicUrl}/nothing-here`], code: 1, output: /cannot read/ },
   ];
   for (const c of cases) {

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { versionString } from '../../src/version.js';
 import { prepareSecondary, startNodeProcess, tempDir } from '../helpers/log-fixture.js';
-import { http, runCli, waitUntil } from '../helpers/node-process.js';
+import { freePort, http, runCli, waitUntil } from '../helpers/node-process.js';
 import { policyText, startOurWitness, startPrimaryWithPolicy, treeHead, witnessSpecs } from '../witness/cluster.js';
 
 const TOKEN = 'health-test-token';
@@ -93,7 +93,8 @@ test('/health is open with internal-token-file set; everything else on the inter
   t.after(() => dir.remove());
   const tokenFile = join(dir.path, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`);
-  const s = await prepareSecondary(dir.path, { primaryUrl: 'http://127.0.0.1:9/', top: { 'internal-token-file': tokenFile } });
+  const deadUpstream = `http://127.0.0.1:${await freePort()}/`; // nothing listens there
+  const s = await prepareSecondary(dir.path, { primaryUrl: deadUpstream, top: { 'internal-token-file': tokenFile } });
   const p = await startNodeProcess('secondary', s);
   t.after(() => p.kill9());
   const base = s.internalUrl;
