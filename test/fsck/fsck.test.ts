@@ -14,7 +14,7 @@ import { COSIGNED_META_KEY } from '../../src/primary/startup.js';
 import { SthFile } from '../../src/storage/sth-file.js';
 import { TreeStore } from '../../src/tree/store.js';
 import { asHash, type Signature } from '../../src/types.js';
-import { makeKey, startNodeProcess, tempDir } from '../helpers/log-fixture.js';
+import { makeKey, startNodeProcess, tempDir, writeToml } from '../helpers/log-fixture.js';
 import { runCli, type NodeProcess } from '../helpers/node-process.js';
 import { makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
 import { policyText, startOurWitness, startPrimaryWithPolicy, witnessSpecs, type Cluster } from '../witness/cluster.js';
@@ -281,4 +281,23 @@ test('fsck usage and configuration errors exit 2', async () => {
     assert.equal(run.code, code, `${args.join(' ')}:\n${run.output}`);
     assert.match(run.output, output, args.join(' '));
   }
+});
+
+test("a secondary's config: fsck checks its replica database and its record of the published head", async () => {
+  const { db } = copies();
+  setRecord(db, 'tree-mode', 'replica');
+  setRecord(db, 'published-tree-head', getRecord(db, COSIGNED_META_KEY) as string);
+  setRecord(db, 'replicated-verified-size', '200');
+  const config = join(dir.path, `secondary-${caseNumber}.toml`);
+  writeToml(config, { 'key-file': join(dir.path, 'submitter.key'), 'db-file': db }, { secondary: { 'primary-url': 'http://127.0.0.1:1', 'log-pubkey-file': cluster.logPubFile } });
+  let run = await runCli(['fsck', '--config', config, '--policy-file', cluster.policyFile], 60_000);
+  assert.equal(run.code, 0, run.output);
+  assert.match(run.output, /^ok: records: schema version ok; lifecycle state replica; replicated-verified-size 200 ≤ 200$/m);
+  assert.match(run.output, /^ok: stored published head \(record published-tree-head\): size 200, log signature ok, root equal, 1 cosignatures verify, quorum met$/m);
+  assert.doesNotMatch(run.output, /sth file/, 'a secondary has no sth file to check');
+
+  // Without a policy the cosignatures are noted, not checked.
+  run = await runCli(['fsck', '--config', config], 60_000);
+  assert.equal(run.code, 0, run.output);
+  assert.match(run.output, /published-tree-head\): size 200, log signature ok, root equal, 1 cosignatures not checked \(no policy\)$/m);
 });
