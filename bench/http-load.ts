@@ -82,3 +82,26 @@ export async function postAll(host: string, port: number, path: string, bodies: 
   for (const c of connections) c.close();
   return { statuses, latenciesMs, seconds };
 }
+
+/** GETs every path from host:port with `concurrency` keep-alive connections. */
+export async function getAll(host: string, port: number, paths: readonly string[], concurrency: number): Promise<LoadResult> {
+  const raws = paths.map((p) => `GET ${p} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`);
+  const connections = await Promise.all(Array.from({ length: concurrency }, () => Connection.open(host, port)));
+  const statuses = new Array<number>(raws.length);
+  const latenciesMs = new Array<number>(raws.length);
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    connections.map(async (conn) => {
+      while (next < raws.length) {
+        const i = next++;
+        const t0 = performance.now();
+        statuses[i] = await conn.request(raws[i] as string);
+        latenciesMs[i] = performance.now() - t0;
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  for (const c of connections) c.close();
+  return { statuses, latenciesMs, seconds };
+}

@@ -21,7 +21,7 @@ function print(title: string, figures: Figures): void {
 }
 
 // `npm run bench -- [name …] [--leaves N[,N…]] [--dir D]`: names pick benchmarks
-// (tree, add-leaf, replication); --leaves replaces the tree sizes (e.g.
+// (tree, add-leaf, replication, tiles, lifecycle); --leaves replaces the tree sizes (e.g.
 // `npm run bench -- tree --leaves 100000000`: one size, ~22 GB of disk);
 // --dir puts the tree databases there (default: the system temp dir).
 const args = process.argv.slice(2);
@@ -122,6 +122,11 @@ if (want('add-leaf')) {
 if (want('replication')) {
   const { benchReplication } = await import('./replication.js');
   print('replication', await benchReplication({}));
+}
+
+if (want('tiles')) {
+  const { benchTiles } = await import('./tiles.js');
+  print('read scale-out at 1,000,000 leaves (read replica, tlog-tiles, static export)', await benchTiles(1_000_000));
 }
 
 if (want('lifecycle')) {

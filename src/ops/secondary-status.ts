@@ -14,6 +14,8 @@ export interface SecondarySources {
   /** Size of the head verified against the upstream (what this node serves). */
   verifiedSize(): number;
   diverged(): boolean;
+  /** A read replica's published head: its size, and when the upstream last confirmed it (ms; undefined: not since start). */
+  publishedHead?(): { size: number; confirmedAtMs: number | undefined } | undefined;
 }
 
 export interface SecondaryStatusSettings {
@@ -38,6 +40,9 @@ export interface SecondaryStatusJson {
   lastSyncTime: number | null;
   lastErrorClass: string | null;
   lastError: string | null;
+  /** A read replica's published head (null: none kept), and seconds since the upstream last confirmed it (null: not since start). */
+  publishedSize: number | null;
+  publishedHeadAgeSeconds: number | null;
   health: Health;
 }
 
@@ -127,8 +132,15 @@ export class SecondaryStatus {
       lastSyncTime: this.lastSyncedAtMs === undefined ? null : Math.floor(this.lastSyncedAtMs / 1000),
       lastErrorClass: this.errorClass ?? null,
       lastError: this.error ?? null,
+      publishedSize: this.src.publishedHead?.()?.size ?? null,
+      publishedHeadAgeSeconds: this.publishedAgeSeconds(nowMs) ?? null,
       health: this.health(),
     };
+  }
+
+  private publishedAgeSeconds(nowMs: number): number | undefined {
+    const at = this.src.publishedHead?.()?.confirmedAtMs;
+    return at === undefined ? undefined : Math.max(0, Math.floor((nowMs - at) / 1000));
   }
 
   families(): Family[] {
@@ -143,6 +155,13 @@ export class SecondaryStatus {
         'Unix time of the last replication step that caught up with the upstream (0: none yet)',
         'gauge',
         () => (this.lastSyncedAtMs === undefined ? 0 : this.lastSyncedAtMs / 1000),
+      ),
+      single('sigsum_log_published_tree_size', 'size of the published head this node keeps (a read replica serves it); 0: none', 'gauge', () => this.src.publishedHead?.()?.size ?? 0),
+      single(
+        'sigsum_log_published_head_age_seconds',
+        'seconds since the upstream last confirmed the published head kept here (-1: not since start)',
+        'gauge',
+        () => this.publishedAgeSeconds(this.now()) ?? -1,
       ),
       {
         name: 'sigsum_log_replication_steps_total',

@@ -104,6 +104,7 @@ export type StepOutcome =
 export class Replicator {
   private verified: TreeHead;
   private published: CosignedTreeHead | undefined;
+  private publishedConfirmedAt: number | undefined;
   /** A log-signed head whose leaves have not all arrived yet. */
   private candidate: CosignedTreeHead | undefined;
   /** Next index to ask for. Starts at the verified size: stored leaves beyond it are re-checked. */
@@ -142,6 +143,15 @@ export class Replicator {
   /** The newest head verified against the upstream: what this node serves as its own. */
   get verifiedHead(): TreeHead {
     return this.verified;
+  }
+
+  /**
+   * When the upstream last served the published head this node keeps (or a
+   * newer one it accepted), ms clock; undefined since start. A read replica
+   * whose upstream is gone keeps serving the head; this tells its age.
+   */
+  get publishedHeadConfirmedAtMs(): number | undefined {
+    return this.publishedConfirmedAt;
   }
 
   /** The newest log-signed head verified against the local tree, if log-pubkey-file is set. */
@@ -376,6 +386,7 @@ export class Replicator {
       });
       return;
     }
+    this.publishedConfirmedAt = (this.opts.now ?? Date.now)();
     const text = formatCosignedTreeHead(head);
     if (this.published !== undefined && formatCosignedTreeHead(this.published) === text) return;
     this.opts.store.setMeta(PUBLISHED_TREE_HEAD_KEY, text); // crash-safe point: durable before it is served

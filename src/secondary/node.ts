@@ -73,7 +73,15 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
       logPublicKey,
       maxInFlight: GET_LEAVES_IN_FLIGHT,
     });
-    status.attach({ replicatedSize: () => tree.size(), verifiedSize: () => replicator.verifiedHead.size, diverged: () => replicator.diverged });
+    status.attach({
+      replicatedSize: () => tree.size(),
+      verifiedSize: () => replicator.verifiedHead.size,
+      diverged: () => replicator.diverged,
+      publishedHead: () => {
+        const head = replicator.publishedHead;
+        return head === undefined ? undefined : { size: head.size, confirmedAtMs: replicator.publishedHeadConfirmedAtMs };
+      },
+    });
     const registry = buildRegistry([buildInfoFamily(version), ...status.families()]);
     log.info(
       `sigsum-log ${version}; secondary key hash ${toHex(keyHash(signer.publicKey))} (${signer.where}); lifecycle state replica; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +

@@ -35,7 +35,7 @@ export interface TileExportOptions {
   logPublicKey: PublicKey;
   witnessKey?: (witnessKeyHash: Hash) => PublicKey | undefined;
   log: Logger;
-  /** Files written at once. */
+  /** Files written at once (default 16: concurrent fsyncs share journal commits; measured faster than 4). */
   parallel?: number;
 }
 
@@ -119,7 +119,7 @@ export class TileExporter {
 
     const dirs = new Set<string>();
     let files = 0;
-    await inPool(refs, this.opts.parallel ?? 4, async (ref) => {
+    await inPool(refs, this.opts.parallel ?? 16, async (ref) => {
       if (this.stopped) throw new Error('stopping');
       const path = join(dir, formatTilePath(ref));
       await this.ensureDir(dirname(path));

@@ -138,6 +138,15 @@ test('read replica: answers as the primary for the published head it verified; a
   assert.equal(after.status, 200);
   assert.equal(after.body, headText);
   assert.equal((await http(`${replica.publicUrl}/get-consistency-proof/1/${head.size}`)).status, 200);
+  // Its age shows in the metrics: the size it serves, and seconds since the primary last confirmed it, growing.
+  const age = async (): Promise<number> => {
+    const metrics = (await http(`${replica.internalUrl}/metrics`)).body;
+    assert.match(metrics, /^sigsum_log_published_tree_size 300$/m);
+    return Number(/^sigsum_log_published_head_age_seconds (\d+)$/m.exec(metrics)?.[1] ?? NaN);
+  };
+  const first = await age();
+  assert.ok(first >= 0, `age ${first}`);
+  await waitUntil('the published head ages while the primary is gone', async () => ((await age()) >= first + 2 ? true : undefined), 20_000, 250);
 });
 
 async function leafHashAt(internalUrl: string, index: number): Promise<Uint8Array> {
