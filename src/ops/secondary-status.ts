@@ -156,9 +156,9 @@ export class SecondaryStatus {
         'gauge',
         () => (this.lastSyncedAtMs === undefined ? 0 : this.lastSyncedAtMs / 1000),
       ),
-      single('sigsum_log_published_tree_size', 'size of the published head this node keeps (a read replica serves it); 0: none', 'gauge', () => this.src.publishedHead?.()?.size ?? 0),
+      single('sigsum_log_replica_published_tree_size', 'size of the published head this node keeps (a read replica serves it); 0: none', 'gauge', () => this.src.publishedHead?.()?.size ?? 0),
       single(
-        'sigsum_log_published_head_age_seconds',
+        'sigsum_log_replica_published_head_age_seconds',
         'seconds since the upstream last confirmed the published head kept here (-1: not since start)',
         'gauge',
         () => this.publishedAgeSeconds(this.now()) ?? -1,

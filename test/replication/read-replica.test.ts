@@ -141,8 +141,8 @@ test('read replica: answers as the primary for the published head it verified; a
   // Its age shows in the metrics: the size it serves, and seconds since the primary last confirmed it, growing.
   const age = async (): Promise<number> => {
     const metrics = (await http(`${replica.internalUrl}/metrics`)).body;
-    assert.match(metrics, /^sigsum_log_published_tree_size 300$/m);
-    return Number(/^sigsum_log_published_head_age_seconds (\d+)$/m.exec(metrics)?.[1] ?? NaN);
+    assert.match(metrics, /^sigsum_log_replica_published_tree_size 300$/m);
+    return Number(/^sigsum_log_replica_published_head_age_seconds (\d+)$/m.exec(metrics)?.[1] ?? NaN);
   };
   const first = await age();
   assert.ok(first >= 0, `age ${first}`);
