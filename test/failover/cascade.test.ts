@@ -14,6 +14,7 @@ import { http, runCli, waitUntil, type NodeProcess } from '../helpers/node-proce
 import { sigsumTools } from '../helpers/sigsum-tools.js';
 import { prepareCluster } from '../replication/fixture.js';
 import { assertFailoverOutcome, internalHead, promoteSecondary, promotedSize, repoint, startPrimary, startPrimaryUnderLoad } from './fixture.js';
+import { runAlone } from '../helpers/exclusive.js';
 
 async function publishedRecordSize(internalUrl: string): Promise<number | undefined> {
   const res = await http(`${internalUrl}/get-tree-head`);
@@ -23,6 +24,7 @@ async function publishedRecordSize(internalUrl: string): Promise<number | undefi
 test('cascading failover: a fresh node replicates from the surviving secondary, is promoted, and that secondary re-attaches to it', async (t) => {
   const bin = sigsumTools(t);
   if (bin === undefined) return;
+  await runAlone(t); // sigsum-monitor's deadlines: never beside the flood or another monitor test
   const dir = tempDir();
   t.after(() => dir.remove());
   const { primary: p, secondaries } = await prepareCluster(dir.path, { secondaries: 1, primaryInterval: '500ms', secondaryInterval: '200ms', logPubkey: true });

@@ -24,10 +24,12 @@ import {
   startPrimary,
   truncateSecondary,
 } from './fixture.js';
+import { runAlone } from '../helpers/exclusive.js';
 
 test('failover drill: kill -9 the primary under load, promote a secondary, nothing published is lost or forked', async (t) => {
   const bin = sigsumTools(t);
   if (bin === undefined) return;
+  await runAlone(t); // sigsum-monitor's deadlines: never beside the flood or another monitor test
   const dir = tempDir();
   t.after(() => dir.remove());
   const { primary: p, secondaries } = await prepareCluster(dir.path, {

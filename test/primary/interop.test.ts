@@ -13,10 +13,12 @@ import { toHex } from '../../src/hex.js';
 import { waitUntil } from '../helpers/node-process.js';
 import { preparePrimary, startNodeProcess, tempDir } from '../helpers/log-fixture.js';
 import { runTool, sigsumTools, startTool } from '../helpers/sigsum-tools.js';
+import { runAlone } from '../helpers/exclusive.js';
 
 test('interop: sigsum-key, sigsum-submit, sigsum-verify and sigsum-monitor work with our primary', async (t) => {
   const bin = sigsumTools(t);
   if (bin === undefined) return;
+  await runAlone(t); // sigsum-monitor's deadlines: never beside the flood or another monitor test
   const dir = tempDir();
   t.after(() => dir.remove());
 

@@ -16,10 +16,12 @@ import { http, waitUntil } from '../helpers/node-process.js';
 import { runTool, sigsumTools, startTool } from '../helpers/sigsum-tools.js';
 import { makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
 import { prepareCluster } from './fixture.js';
+import { runAlone } from '../helpers/exclusive.js';
 
 test('read replica interop: sigsum-monitor follows it without alert; sigsum-verify accepts its proofs', async (t) => {
   const bin = sigsumTools(t);
   if (bin === undefined) return;
+  await runAlone(t); // sigsum-monitor's deadlines: never beside the flood or another monitor test
   const dir = tempDir();
   t.after(() => dir.remove());
   const { primary, secondaries } = await prepareCluster(dir.path, { secondaries: 1, logPubkey: true });
