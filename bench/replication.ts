@@ -16,7 +16,7 @@ import { TreeStore } from '../src/tree/store.js';
 import { asHash } from '../src/types.js';
 import { preparePrimary, prepareSecondary, startNodeProcess, tempDir, writePrimaryConfig } from '../test/helpers/log-fixture.js';
 import type { NodeProcess } from '../test/helpers/node-process.js';
-import { percentile } from './proc.js';
+import { cpuSeconds, percentile } from './proc.js';
 
 export interface ReplicationBenchOptions {
   /** Leaves in the primary's tree for the catch-up. */
@@ -56,24 +56,35 @@ export async function benchCatchUp(count: number, maxRange: number): Promise<Rec
     const store = TreeStore.open(primary.dbFile);
     const batch = 1_000;
     let appendMs = 0;
+    let appendCpu = 0;
     for (let done = 0; done < count; done += batch) {
       const n = Math.min(batch, count - done);
       const bytes = randomBytes(128 * n);
       const leaves = Array.from({ length: n }, (_v, i) => new Uint8Array(bytes.subarray(128 * i, 128 * (i + 1))));
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       store.appendLeaves(leaves);
+      const used = process.cpuUsage(cpu0);
       appendMs += performance.now() - t0;
+      appendCpu += (used.user + used.system) / 1e6;
     }
     store.close();
     const appendRate = (count * 1000) / appendMs;
 
-    procs.push(await startNodeProcess('primary', primary));
+    const primaryProc = await startNodeProcess('primary', primary);
+    procs.push(primaryProc);
     const secondary = await prepareSecondary(dir.path, { primaryUrl: primary.internalUrl, interval: '100ms' });
     const pool = new Pool(secondary.internalUrl, { connections: 1 });
     try {
       const t0 = performance.now();
-      procs.push(await startNodeProcess('secondary', secondary));
+      const secondaryProc = await startNodeProcess('secondary', secondary);
+      procs.push(secondaryProc);
       const ready = performance.now();
+      // Where the catch-up's time goes: CPU of the serving primary and of the
+      // appending secondary (all threads) while it runs.
+      const cpuOf = (p: NodeProcess): number => cpuSeconds(p.proc.pid as number);
+      const primaryCpu0 = cpuOf(primaryProc);
+      const secondaryCpu0 = cpuOf(secondaryProc);
       for (;;) {
         if (parseTreeHead(await getText(pool, '/get-tree-head-unsigned')).size >= count) break;
         if (performance.now() - t0 > 300_000) throw new Error('catch-up took longer than 5 minutes');
@@ -81,6 +92,8 @@ export async function benchCatchUp(count: number, maxRange: number): Promise<Rec
       }
       const seconds = (performance.now() - ready) / 1000;
       const rate = count / seconds;
+      const primaryCpu = cpuOf(primaryProc) - primaryCpu0;
+      const secondaryCpu = cpuOf(secondaryProc) - secondaryCpu0;
       return {
         'catch-up leaves': count,
         'catch-up primary max-range': maxRange,
@@ -89,6 +102,9 @@ export async function benchCatchUp(count: number, maxRange: number): Promise<Rec
         'catch-up ratio to local append rate (target ≥ 0.5)': rate / appendRate,
         'catch-up seconds': seconds,
         'secondary process start ms': ready - t0,
+        'local tree append CPU µs per leaf': (appendCpu * 1e6) / count,
+        'catch-up primary CPU µs per leaf (get-leaves serving)': (primaryCpu * 1e6) / count,
+        'catch-up secondary CPU µs per leaf (fetch, parse, append)': (secondaryCpu * 1e6) / count,
       };
     } finally {
       await pool.close();
