@@ -2,6 +2,7 @@
 // sigsum-log: one binary for every role and runbook command.
 import { Command, Option } from 'commander';
 import { ConfigError } from '../errors.js';
+import { DatabaseOpenError } from '../tree/errors.js';
 import { SETTINGS, flagName, loadConfig, settingsHelp, type Config, type Role } from '../config/config.js';
 import { versionString } from '../version.js';
 import { createLogger, type Logger } from '../log.js';
@@ -113,7 +114,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    // A db-file SQLite cannot open is a configuration error too (fsck, which
+    // checks databases, reports it as a failed check instead).
+    if (err instanceof ConfigError || err instanceof DatabaseOpenError) {
       process.stderr.write(`sigsum-log: ${err.message}\n`);
       process.exit(2);
     }

@@ -27,3 +27,11 @@ export class TreeIntegrityError extends Error {
     this.name = 'TreeIntegrityError';
   }
 }
+
+/** The db-file is not a database SQLite can open (another kind of file, a directory, no access). */
+export class DatabaseOpenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatabaseOpenError';
+  }
+}

@@ -34,7 +34,7 @@ import Database from 'better-sqlite3';
 import { BatchDedup, DEDUP_TABLE_SQL, DEFAULT_DEDUP_CHUNK, LeafHashIndex, migrateDedupToLevels } from './dedup.js';
 import { edgeLevels, RightEdge } from './compact.js';
 import { checkStoredTree, checkTree, streamLeaves, type StoredTree, type TreeCheck, type TreeCheckOptions } from './integrity.js';
-import { TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.js';
+import { DatabaseOpenError, TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.js';
 import { hashToText, leafHashText, type HashText } from './hash.js';
 import { decodeLeaves, encodeLeaves, prefixBytes } from './leaf-tiles.js';
 import { consistencyProof, inclusionProof, rootHash, type NodeReader } from './proof.js';
@@ -246,7 +246,14 @@ export class TreeStore {
 
   /** Opens (creating if missing) the tree in the SQLite file at path. */
   static open(path: string, options: TreeStoreOptions = {}): TreeStore {
-    if (options.readOnly === true) return TreeStore.openReadOnly(path, options);
+    try {
+      return options.readOnly === true ? TreeStore.openReadOnly(path, options) : TreeStore.openWritable(path, options);
+    } catch (e) {
+      throw asDatabaseOpenError(path, e);
+    }
+  }
+
+  private static openWritable(path: string, options: TreeStoreOptions): TreeStore {
     const db = new Database(path);
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
@@ -776,4 +783,14 @@ export class TreeStore {
     }
     return out;
   }
+}
+
+/**
+ * SQLite's refusals to open a file (not a database, a directory, no access)
+ * as a DatabaseOpenError naming the file; any other error unchanged.
+ */
+function asDatabaseOpenError(path: string, e: unknown): unknown {
+  const code = (e as { code?: unknown }).code;
+  if (code !== 'SQLITE_NOTADB' && code !== 'SQLITE_CANTOPEN') return e;
+  return new DatabaseOpenError(`${path}: cannot open the database: ${(e as Error).message}; check db-file`);
 }

@@ -131,6 +131,10 @@ test('backup and restore: bad input', async (t) => {
   const cfg = restoreConfig('target');
   const noDirCfg = restoreConfig('nodir', join(dir.path, 'missing-dir', 'x.db'));
 
+  const notADb = join(dir.path, 'not-a-db.db');
+  writeFileSync(notADb, 'this is not an SQLite database\n');
+  const notADbConfig = join(dir.path, 'notadb.toml');
+  writeToml(notADbConfig, { 'key-file': source.setup.keyFile, 'db-file': notADb });
   const cases: Array<{ name: string; args: string[]; code: number; output: RegExp }> = [
     { name: 'backup --help', args: ['backup', '--help'], code: 0, output: /--out <dir>/ },
     { name: 'backup without --config', args: ['backup', '--out', join(dir.path, 'x1')], code: 2, output: /--config is required/ },
@@ -141,6 +145,7 @@ test('backup and restore: bad input', async (t) => {
     { name: 'backup into an unfinished one', args: ['backup', '--config', source.setup.config, '--out', unfinished], code: 1, output: /not empty \(it has no manifest\.json: an unfinished backup/ },
     { name: 'backup into a file', args: ['backup', '--config', source.setup.config, '--out', aFile], code: 1, output: /is not a directory/ },
     { name: 'backup without a database', args: ['backup', '--config', noDbConfig, '--out', join(dir.path, 'x4')], code: 1, output: /there is no database at/ },
+    { name: 'backup of a file that is not a database', args: ['backup', '--config', notADbConfig, '--out', join(dir.path, 'x5')], code: 2, output: /not-a-db\.db: cannot open the database: file is not a database/ },
     { name: 'restore --help', args: ['restore', '--help'], code: 0, output: /--from <dir>/ },
     { name: 'restore without --from', args: ['restore', '--config', cfg], code: 2, output: /--from is required/ },
     { name: 'restore without --config', args: ['restore', '--from', good], code: 2, output: /--config is required/ },

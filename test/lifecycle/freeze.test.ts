@@ -145,6 +145,10 @@ test('freeze / unfreeze refusals: running node, wrong state, bad config, usage',
   writeToml(onMissing, { 'key-file': p.keyFile, 'db-file': join(dir.path, 'nothing.db') }, { primary: { 'sth-file': join(dir.path, 'n.sth') } });
   const badToml = join(dir.path, 'bad.toml');
   writeFileSync(badToml, 'db-file = \n');
+  const notADb = join(dir.path, 'not-a-db.db');
+  writeFileSync(notADb, 'this is not an SQLite database\n');
+  const onNotADb = join(dir.path, 'on-not-a-db.toml');
+  writeToml(onNotADb, { 'key-file': p.keyFile, 'db-file': notADb }, { primary: { 'sth-file': join(dir.path, 'x.sth') } });
   const noSth = join(dir.path, 'no-sth.toml');
   writeToml(noSth, { 'key-file': p.keyFile, 'db-file': p.dbFile });
 
@@ -155,6 +159,7 @@ test('freeze / unfreeze refusals: running node, wrong state, bad config, usage',
     { args: ['freeze', '--config', onEmpty], code: 1, output: /REFUSED: .* has no lifecycle state: no node has run on it\./ },
     { args: ['freeze', '--config', onMissing], code: 1, output: /REFUSED: there is no database at .*nothing\.db\./ },
     { args: ['freeze', '--config', join(dir.path, 'absent.toml')], code: 2, output: /sigsum-log: .*absent\.toml/ },
+    { args: ['freeze', '--config', onNotADb], code: 2, output: /sigsum-log: .*not-a-db\.db: cannot open the database: file is not a database; check db-file\n$/ },
     { args: ['freeze', '--config', badToml], code: 2, output: /sigsum-log: .*bad\.toml/ },
     { args: ['unfreeze', '--config', noSth], code: 2, output: /sigsum-log: \[primary\] sth-file is not set/ },
     { args: ['freeze'], code: 2, output: /required option '--config <file>' not specified/ },

@@ -3,7 +3,7 @@
 // leaf or a root, and the command's bad-input table.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { signTreeHead } from '../../src/formats/checkpoint.js';
@@ -200,6 +200,8 @@ test('import: bad input and usage', async (t) => {
   primaryDb.setMeta(TREE_MODE_KEY, 'sequencing');
   primaryDb.close();
   const deadUrl = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+  const notADb = writeImportConfig(dir.path, 'notadb', `${source.setup.keyFile}.pub`);
+  writeFileSync(notADb.dbFile, 'this is not an SQLite database\n');
   const cases: Array<{ name: string; args: string[]; code: number; output: RegExp }> = [
     { name: '--help', args: ['import', '--help'], code: 0, output: /--from <url>/ },
     { name: 'no --config', args: ['import', '--from', source.setup.publicUrl], code: 2, output: /--config is required/ },
@@ -210,6 +212,7 @@ test('import: bad input and usage', async (t) => {
     { name: 'config missing', args: ['import', '--config', join(dir.path, 'none.toml'), '--from', source.setup.publicUrl], code: 2, output: /cannot read config file/ },
     { name: 'no log-pubkey-file', args: ['import', '--config', noKey.config, '--from', source.setup.publicUrl], code: 2, output: /log-pubkey-file is not set/ },
     { name: 'db-file in a missing directory', args: ['import', '--config', noDir.config, '--from', source.setup.publicUrl], code: 2, output: /the directory of db-file .* does not exist/ },
+    { name: 'db-file not a database', args: ['import', '--config', notADb.config, '--from', source.setup.publicUrl], code: 2, output: /notadb\.db: cannot open the database: file is not a database/ },
     { name: "a primary's database", args: ['import', '--config', onPrimaryDb.config, '--from', source.setup.publicUrl], code: 2, output: /is a primary's database/ },
     { name: 'another log\'s key', args: ['import', '--config', wrongKey.config, '--from', source.setup.publicUrl], code: 1, output: /REFUSED: the tree head of size 10 .* is not signed by the log's key/ },
     { name: 'source unreachable', args: ['import', '--config', good.config, '--from', deadUrl], code: 1, output: /cannot read http:\/\/127\.0\.0\.1:\d+ \(3 attempts\); run the same command again to resume/ },
