@@ -30,6 +30,7 @@ import { PUBLISHED_TREE_HEAD_KEY, VERIFIED_SIZE_KEY } from '../replication/repli
 import { SthFile } from '../storage/sth-file.js';
 import { emptyRoot } from '../tree/hash.js';
 import { isDerivable, type TreeCheck } from '../tree/integrity.js';
+import { DatabaseOpenError } from '../tree/errors.js';
 import { TreeStore } from '../tree/store.js';
 import type { Hash, PublicKey } from '../types.js';
 
@@ -94,7 +95,8 @@ export function runFsck(opts: FsckOptions, out: FsckOutput): number {
       return 1;
     }
     if (err instanceof ConfigError) throw err;
-    return finish(out, opts.dbFile, [{ message: `${opts.dbFile}: the database cannot be opened: ${(err as Error).message}` }]);
+    const reason = err instanceof DatabaseOpenError ? err.reason : (err as Error).message;
+    return finish(out, opts.dbFile, [{ message: `${opts.dbFile}: the database cannot be opened: ${reason}` }]);
   }
   try {
     const first = checkAll(store, opts, out);

@@ -30,8 +30,12 @@ export class TreeIntegrityError extends Error {
 
 /** The db-file is not a database SQLite can open (another kind of file, a directory, no access). */
 export class DatabaseOpenError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(
+    readonly path: string,
+    /** SQLite's own words, e.g. "file is not a database". */
+    readonly reason: string,
+  ) {
+    super(`${path}: cannot open the database: ${reason}; check db-file`);
     this.name = 'DatabaseOpenError';
   }
 }

@@ -792,5 +792,5 @@ export class TreeStore {
 function asDatabaseOpenError(path: string, e: unknown): unknown {
   const code = (e as { code?: unknown }).code;
   if (code !== 'SQLITE_NOTADB' && code !== 'SQLITE_CANTOPEN') return e;
-  return new DatabaseOpenError(`${path}: cannot open the database: ${(e as Error).message}; check db-file`);
+  return new DatabaseOpenError(path, (e as Error).message);
 }
