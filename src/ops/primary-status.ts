@@ -186,8 +186,11 @@ export class PrimaryStatus {
 
   // --- fed by the witness cosigner (CosignObserver) ---
 
-  witnessesConfigured(list: ReadonlyArray<{ name: string; url: string; keyHashHex: string }>): void {
-    for (const w of list) this.witness(w);
+  witnessesConfigured(list: ReadonlyArray<{ name: string; url: string; keyHashHex: string; storedCosignedSize: number }>): void {
+    for (const { storedCosignedSize, ...w } of list) {
+      const r = this.witness(w);
+      if (r.cosignedSize === undefined && storedCosignedSize > 0) r.cosignedSize = storedCosignedSize;
+    }
   }
 
   witnessAnswered(

@@ -66,8 +66,12 @@ export interface WitnessAttemptReport {
 
 /** Told each witness's answer and each round's quorum (the status model and /metrics). */
 export interface CosignObserver {
-  /** The witnesses the cosigner asks, once at construction. */
-  witnessesConfigured?(witnesses: ReadonlyArray<{ name: string; url: string; keyHashHex: string }>): void;
+  /**
+   * The witnesses the cosigner asks, once at construction, each with the size
+   * it last cosigned as stored in the database (0: none known), so the figure
+   * survives a restart of the primary.
+   */
+  witnessesConfigured?(witnesses: ReadonlyArray<{ name: string; url: string; keyHashHex: string; storedCosignedSize: number }>): void;
   witnessAnswered(witness: { name: string; url: string; keyHashHex: string }, report: WitnessAttemptReport): void;
   /** seconds: from the start of the round until the cosignature that completed the quorum arrived. */
   quorum(reached: boolean, seconds: number | undefined): void;
@@ -93,7 +97,12 @@ export class WitnessCosigner implements Cosigner {
 
   constructor(private readonly deps: WitnessCosignerDeps) {
     this.witnesses = deps.policy.witnesses.filter((w) => w.url !== undefined);
-    deps.observer?.witnessesConfigured?.(this.witnesses.map((w) => ({ name: w.name, url: w.url!, keyHashHex: toHex(w.keyHash) })));
+    deps.observer?.witnessesConfigured?.(
+      this.witnesses.map((w) => {
+        const keyHashHex = toHex(w.keyHash);
+        return { name: w.name, url: w.url!, keyHashHex, storedCosignedSize: deps.sizes.get(keyHashHex) };
+      }),
+    );
   }
 
   /**

@@ -107,3 +107,45 @@ test('witness metrics: 200, retried after 409, HTTP error status, and "other" fo
   assert.equal(value(`sigsum_log_witness_cosigned_size{witness="${label(ours.url)}"}`), 10);
   assert.equal(value(`sigsum_log_witness_cosigned_size{witness="${label(busyUrl)}"}`), undefined);
 });
+
+test('witness cosigned size: a new cosigner (a restarted primary) reports the size stored in its database before any round', async (t) => {
+  const dir = tempDir('sigsum-witness-stored-');
+  t.after(() => dir.remove());
+  const logKey = makeKey(join(dir.path, 'log.key'));
+  const witnessKey = makeKey(join(dir.path, 'w.key'));
+  const idle = makeKey(join(dir.path, 'idle.key'));
+  const policy = parsePolicy(
+    [
+      `log ${toHex(logKey.publicKey)}`,
+      `witness w ${toHex(witnessKey.publicKey)} http://127.0.0.1:9/`,
+      `witness idle ${toHex(idle.publicKey)} http://127.0.0.1:9/`,
+      'quorum w',
+      '',
+    ].join('\n'),
+  );
+  const dbFile = join(dir.path, 'primary.db');
+  const before = new Database(dbFile);
+  new SqliteCosignedSizes(before).set(toHex(keyHash(witnessKey.publicKey)), 1234);
+  before.close();
+
+  const db = new Database(dbFile);
+  t.after(() => db.close());
+  const status = new PrimaryStatus({ version: 'test', logKeyHashHex: toHex(keyHash(logKey.publicKey)), intervalMs: 1000, idleIntervalMs: 1000 });
+  new WitnessCosigner({
+    policy,
+    logPublicKey: logKey.publicKey,
+    logKeyHash: keyHash(logKey.publicKey),
+    consistencyProof: () => [],
+    sizes: new SqliteCosignedSizes(db),
+    timeoutMs: 1500,
+    nowSeconds: () => Math.floor(Date.now() / 1000),
+    nowMs: () => Date.now(),
+    log: capturingLogger(),
+    observer: status,
+  });
+  const text = await buildRegistry(status.families().filter((f) => f.name === 'sigsum_log_witness_cosigned_size')).metrics();
+  const samples = text.split('\n').filter((l) => l.startsWith('sigsum_log_witness_cosigned_size{'));
+  // The witness with a stored size has its sample; the one never cosigned has none.
+  assert.equal(samples.length, 1, text);
+  assert.match(samples[0]!, / 1234$/);
+});
