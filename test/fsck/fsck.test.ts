@@ -15,7 +15,7 @@ import { SthFile } from '../../src/storage/sth-file.js';
 import { TreeStore } from '../../src/tree/store.js';
 import { asHash, type Signature } from '../../src/types.js';
 import { makeKey, startNodeProcess, tempDir, writeToml } from '../helpers/log-fixture.js';
-import { runCli, type NodeProcess } from '../helpers/node-process.js';
+import { runCli, spawnCli, type NodeProcess } from '../helpers/node-process.js';
 import { makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
 import { policyText, startOurWitness, startPrimaryWithPolicy, witnessSpecs, type Cluster } from '../witness/cluster.js';
 import {
@@ -300,4 +300,35 @@ test("a secondary's config: fsck checks its replica database and its record of t
   run = await runCli(['fsck', '--config', config], 60_000);
   assert.equal(run.code, 0, run.output);
   assert.match(run.output, /published-tree-head\): size 200, log signature ok, root equal, 1 cosignatures not checked \(no policy\)$/m);
+});
+
+test('--repair killed with -9 part-way leaves the database as it was; run again, it completes', async () => {
+  // A tree big enough that the rebuild takes a while, built straight through the store.
+  const db = join(dir.path, 'big.db');
+  const big = TreeStore.open(db);
+  for (let done = 0; done < 200_000; done += 10_000) {
+    big.appendLeaves(Array.from({ length: 10_000 }, (_, i) => {
+      const leaf = Buffer.alloc(128, 7);
+      leaf.writeUInt32BE(done + i, 0);
+      return leaf;
+    }));
+  }
+  big.setMeta('tree-mode', 'appending');
+  big.close();
+  flipStoredHashByte(db, 0, 150_000);
+  const tilesBefore = allHashTiles(db);
+
+  const repair = spawnCli(['fsck', '--db-file', db, '--repair'], { name: 'fsck --repair' });
+  await repair.waitForOutput(/repair: rebuilding/, 60_000);
+  await repair.kill9();
+  assert.doesNotMatch(repair.output, /repair: done/, 'killed before the rebuild committed');
+  assert.ok(allHashTiles(db).equals(tilesBefore), 'nothing of the rebuild is left');
+  let run = await runCli(['fsck', '--db-file', db], 120_000);
+  assert.equal(run.code, 1, run.output);
+  assert.match(run.output, /the first: hash tile \(level 0, index 2343\): the stored hash of leaf 150000 does not match the stored leaf$/m);
+
+  run = await runCli(['fsck', '--db-file', db, '--repair'], 120_000);
+  assert.equal(run.code, 0, run.output);
+  run = await runCli(['fsck', '--db-file', db], 120_000);
+  assert.equal(run.code, 0, run.output);
 });
