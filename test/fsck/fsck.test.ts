@@ -15,7 +15,7 @@ import { SthFile } from '../../src/storage/sth-file.js';
 import { TreeStore } from '../../src/tree/store.js';
 import { asHash, type Signature } from '../../src/types.js';
 import { makeKey, startNodeProcess, tempDir, writeToml } from '../helpers/log-fixture.js';
-import { runCli, spawnCli, type NodeProcess } from '../helpers/node-process.js';
+import { freePort, runCli, spawnCli, type NodeProcess } from '../helpers/node-process.js';
 import { makeLeaf, submitUntilPublished } from '../helpers/submitter.js';
 import { policyText, startOurWitness, startPrimaryWithPolicy, witnessSpecs, type Cluster } from '../witness/cluster.js';
 import {
@@ -289,7 +289,7 @@ test("a secondary's config: fsck checks its replica database and its record of t
   setRecord(db, 'published-tree-head', getRecord(db, COSIGNED_META_KEY) as string);
   setRecord(db, 'replicated-verified-size', '200');
   const config = join(dir.path, `secondary-${caseNumber}.toml`);
-  writeToml(config, { 'key-file': join(dir.path, 'submitter.key'), 'db-file': db }, { secondary: { 'primary-url': 'http://127.0.0.1:1', 'log-pubkey-file': cluster.logPubFile } });
+  writeToml(config, { 'key-file': join(dir.path, 'submitter.key'), 'db-file': db }, { secondary: { 'primary-url': `http://127.0.0.1:${await freePort()}`, 'log-pubkey-file': cluster.logPubFile } });
   let run = await runCli(['fsck', '--config', config, '--policy-file', cluster.policyFile], 60_000);
   assert.equal(run.code, 0, run.output);
   assert.match(run.output, /^ok: records: schema version ok; lifecycle state replica; replicated-verified-size 200 ≤ 200$/m);
