@@ -53,9 +53,10 @@ test('secondary: kill -9 in the middle of a large catch-up resumes without dupli
   t.after(() => dir.remove());
   const SIZE = 200_000;
   const leaves = randomLeaves(SIZE);
-  // A small max-range makes the catch-up take many requests (several seconds),
-  // so the progress lines it waits for come while the catch-up is under way.
-  const primary = await preparePrimary(dir.path, { interval: '1s', primary: { 'max-range': 100 } });
+  // A tiny max-range makes the catch-up take 20,000 requests (~20 s on a quiet
+  // machine; at max-range 100 it ended in ~2 s, before the first progress line
+  // at 3 s), so the progress lines it waits for come while it is under way.
+  const primary = await preparePrimary(dir.path, { interval: '1s', primary: { 'max-range': 10 } });
   treeWith(primary.dbFile, leaves, 10_000).close(); // the primary's tree, built directly
   const primaryProc = await startNodeProcess('primary', primary);
   t.after(() => primaryProc.kill9());
@@ -76,7 +77,7 @@ test('secondary: kill -9 in the middle of a large catch-up resumes without dupli
   assert.ok(Date.now() - stopping < 5_000, 'SIGTERM mid catch-up exits promptly');
 
   secondary = await startNodeProcess('secondary', setup);
-  const head = await waitForSize(setup.internalUrl, SIZE, 45_000);
+  const head = await waitForSize(setup.internalUrl, SIZE, 120_000);
   assert.deepEqual(head, await unsignedHead(primary.internalUrl));
   assert.equal(await secondary.stop(), 0, secondary.output);
   assert.doesNotMatch(secondary.output, / ERROR /, secondary.output);
