@@ -12,6 +12,7 @@ import type { CosignedTreeHead, SignedTreeHead, TreeHead } from '../formats/tree
 import type { Logger } from '../log.js';
 import { parseRangeParams } from '../http/params.js';
 import { ok, type Reply } from '../http/respond.js';
+import { acceptsBinaryLeaves, BINARY_LEAVES_TYPE, encodeBinaryLeaves } from './binary-leaves.js';
 import { buildApp, type Route, type RouteInstrumentation } from '../http/router.js';
 
 /** What a node offers to nodes replicating from it. */
@@ -40,14 +41,18 @@ export function internalRoutes(source: ReplicationSource, maxRange: number, cosi
       method: 'GET',
       name: 'get-leaves',
       args: 2,
-      handle: (_c, [startText, endText]) => {
+      handle: (req, [startText, endText]) => {
         const { start, end } = parseRangeParams(startText as string, endText as string);
         const size = source.localTreeHead().size;
         // log-go's internal semantics: start == size is "at end of tree" (404),
         // start beyond it is a bad request; end is clamped, not refused.
         if (start === size) throw new NotFoundError('at end of tree');
         if (start > size) throw new BadRequestError(`start index ${start} is beyond the local tree (size ${size})`);
-        return ok(formatEncodedLeaves(source.leaves(start, Math.min(end, size, start + maxRange))));
+        const leaves = source.leaves(start, Math.min(end, size, start + maxRange));
+        if (acceptsBinaryLeaves(req.header('accept'))) {
+          return { status: 200, body: encodeBinaryLeaves(leaves), headers: { 'content-type': BINARY_LEAVES_TYPE, vary: 'accept' } };
+        }
+        return ok(formatEncodedLeaves(leaves));
       },
     },
     {

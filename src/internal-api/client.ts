@@ -5,6 +5,7 @@
 // UpstreamError, never a silently accepted partial answer.
 import { Agent, request } from 'undici';
 import { UpstreamError } from '../errors.js';
+import { BINARY_LEAVES_ACCEPT, decodeBinaryLeaves, isBinaryLeaves } from './binary-leaves.js';
 import { encodeTreeLeaf, TREE_LEAF_SIZE } from '../formats/leaf.js';
 import {
   parseConsistencyProof,
@@ -84,12 +85,17 @@ export class InternalApiClient implements ReplicationUpstream, SecondaryHeadSour
 
   async leaves(start: number, end: number): Promise<Uint8Array[]> {
     // An error answer is short; a good one is at most one line per leaf asked for.
-    const { status, body, url } = await this.get(`get-leaves/${start}/${end}`, (end - start) * LINE_LENGTH + MAX_SMALL_ANSWER);
+    // A sigsum-log node answers the binary form asked for; log-go (and any
+    // public API) the ASCII one: the content-type says which came.
+    const answer = await this.getBytes(`get-leaves/${start}/${end}`, (end - start) * LINE_LENGTH + MAX_SMALL_ANSWER, BINARY_LEAVES_ACCEPT);
+    const { status, url } = answer;
     // Internal semantics: start equal to the size is 404 "at end of tree".
     // log-go answers that with its own 404 text, so any 404 here means it.
     if (status === 404) return [];
-    expectOk(status, body, url);
-    return parseAnswer(url, () => parseEncodedLeaves(body, end - start));
+    const binary = status === 200 && isBinaryLeaves(answer.contentType);
+    const text = binary ? '' : answer.body.toString('latin1');
+    expectOk(status, text, url);
+    return parseAnswer(url, () => (binary ? decodeBinaryLeaves(answer.body, end - start) : parseEncodedLeaves(text, end - start)));
   }
 
   async publishedTreeHead(): Promise<CosignedTreeHead | undefined> {
@@ -127,11 +133,21 @@ export class InternalApiClient implements ReplicationUpstream, SecondaryHeadSour
    * limit.
    */
   private async get(endpoint: string, maxBytes = MAX_SMALL_ANSWER): Promise<{ status: number; body: string; url: string }> {
+    const { status, body, url } = await this.getBytes(endpoint, maxBytes);
+    return { status, body: body.toString('latin1'), url };
+  }
+
+  /** get(), with the body as bytes and the answer's content-type; `accept` is sent when given. */
+  private async getBytes(
+    endpoint: string,
+    maxBytes: number,
+    accept?: string,
+  ): Promise<{ status: number; body: Buffer; contentType: string | undefined; url: string }> {
     const url = `${this.baseUrl}/${endpoint}`;
     try {
       const res = await request(url, {
         method: 'GET',
-        headers: this.headers,
+        headers: accept === undefined ? this.headers : { ...this.headers, accept },
         dispatcher: this.agent,
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
@@ -150,7 +166,8 @@ export class InternalApiClient implements ReplicationUpstream, SecondaryHeadSour
         }
         chunks.push(chunk);
       }
-      return { status: res.statusCode, body: Buffer.concat(chunks).toString('latin1'), url };
+      const contentType = res.headers['content-type'];
+      return { status: res.statusCode, body: Buffer.concat(chunks), contentType: typeof contentType === 'string' ? contentType : undefined, url };
     } catch (err) {
       if (err instanceof UpstreamError) throw err;
       const e = err as Error & { code?: string; cause?: { code?: string } };

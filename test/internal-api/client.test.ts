@@ -12,6 +12,7 @@ import { internalApp, internalRoutes } from '../../src/internal-api/app.js';
 import { buildApp } from '../../src/http/router.js';
 import { ok, textReply } from '../../src/http/respond.js';
 import { InternalApiClient, normalizeBaseUrl, parseEncodedLeaves } from '../../src/internal-api/client.js';
+import { BINARY_LEAVES_ACCEPT, BINARY_LEAVES_TYPE, decodeBinaryLeaves } from '../../src/internal-api/binary-leaves.js';
 import { tempDir } from '../helpers/log-fixture.js';
 import { captureLog, randomLeaves, treeSource, treeWith } from '../replication/fixture.js';
 
@@ -107,4 +108,72 @@ test('client: url-prefix, end of tree, errors and malformed answers', async (t) 
   await assert.rejects(confused.treeHeadUnsigned(), /get-tree-head-unsigned: malformed answer: .*root_hash/);
   await assert.rejects(confused.leaves(0, 3), /get-leaves\/0\/3: malformed answer: .*more than 3 leaves/);
   await assert.rejects(confused.publishedTreeHead(), /status 500: boom/);
+});
+
+test('get-leaves between sigsum-log nodes is binary when asked for; an ASCII-only peer (log-go) still works; bad binary answers are refused', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.remove());
+  const stored = randomLeaves(10);
+  const tree = treeWith(join(dir.path, 'up.db'), stored);
+  t.after(() => tree.close());
+  const log = captureLog();
+  const ours = await startServer(internalApp(internalRoutes(treeSource(tree), 8), '', undefined, log), '127.0.0.1:0');
+  t.after(() => ours.close());
+
+  // The server: binary only for a client that asks; ASCII otherwise (log-go's primary and our own tools).
+  const asked = await fetch(`http://${ours.address}/get-leaves/0/3`, { headers: { accept: BINARY_LEAVES_ACCEPT } });
+  assert.equal(asked.headers.get('content-type'), BINARY_LEAVES_TYPE);
+  assert.deepEqual(Buffer.from(await asked.arrayBuffer()), Buffer.concat(stored.slice(0, 3)));
+  const plain = await fetch(`http://${ours.address}/get-leaves/0/3`);
+  assert.match(plain.headers.get('content-type') ?? '', /^text\/plain/);
+  assert.equal(await plain.text(), formatLeaves(stored.slice(0, 3).map(decodeTreeLeaf)));
+
+  const client = new InternalApiClient({ baseUrl: `http://${ours.address}`, timeoutMs: 2_000 });
+  t.after(() => client.close());
+  assert.deepEqual((await client.leaves(2, 100)).map((l) => Buffer.from(l)), stored.slice(2).map((l) => Buffer.from(l)), 'clamped to max-range 8');
+  assert.deepEqual(await client.leaves(10, 20), [], 'at end of tree');
+
+  // A peer that ignores Accept, as log-go does: the ASCII answer is parsed as before.
+  let sawAccept: string | undefined;
+  const asciiOnly = await startServer(
+    buildApp(
+      [
+        {
+          method: 'GET',
+          name: 'get-leaves',
+          args: 2,
+          handle: (req) => {
+            sawAccept = req.header('accept');
+            return ok(formatLeaves(stored.slice(0, 4).map(decodeTreeLeaf)));
+          },
+        },
+      ],
+      '',
+      log,
+    ),
+    '127.0.0.1:0',
+  );
+  t.after(() => asciiOnly.close());
+  const toAscii = new InternalApiClient({ baseUrl: `http://${asciiOnly.address}`, timeoutMs: 2_000 });
+  t.after(() => toAscii.close());
+  assert.deepEqual((await toAscii.leaves(0, 4)).map((l) => Buffer.from(l)), stored.slice(0, 4).map((l) => Buffer.from(l)));
+  assert.equal(sawAccept, BINARY_LEAVES_ACCEPT);
+
+  // Binary answers that cannot be right.
+  const bodies: Array<[string, Buffer]> = [
+    ['empty', Buffer.alloc(0)],
+    ['a partial leaf', Buffer.alloc(200)],
+    ['more leaves than asked for', Buffer.concat(stored.slice(0, 3))],
+  ];
+  for (const [what, body] of bodies) {
+    const liar = await startServer(
+      buildApp([{ method: 'GET', name: 'get-leaves', args: 2, handle: () => ({ status: 200, body, headers: { 'content-type': BINARY_LEAVES_TYPE } }) }], '', log),
+      '127.0.0.1:0',
+    );
+    const confused = new InternalApiClient({ baseUrl: `http://${liar.address}`, timeoutMs: 2_000 });
+    await assert.rejects(confused.leaves(0, 2), (err: Error) => err instanceof UpstreamError && /get-leaves\/0\/2: malformed answer/.test(err.message), what);
+    await confused.close();
+    await liar.close();
+  }
+  assert.deepEqual(decodeBinaryLeaves(Buffer.concat(stored.slice(0, 2)), 2).length, 2);
 });
