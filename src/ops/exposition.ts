@@ -5,6 +5,7 @@
 // through prom-client objects on a request path.
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import { LATENCY_BUCKETS, type StatusStats } from './http-metrics.js';
+import { LIFECYCLE_STATES, type LifecycleState } from '../lifecycle.js';
 
 export type Labels = Readonly<Record<string, string>>;
 export interface Sample {
@@ -85,6 +86,19 @@ export function buildInfoFamily(version: string): Family {
     help: 'Always 1; the version label is the software version (package version and git commit), as sigsum-log --version prints it.',
     type: 'gauge',
     samples: () => [{ labels: { version }, value: 1 }],
+  };
+}
+
+/**
+ * The database's lifecycle state as an enum gauge: one sample per state, 1 for
+ * the current one (states change only while the node is stopped).
+ */
+export function lifecycleStateFamily(state: LifecycleState): Family {
+  return {
+    name: 'sigsum_log_lifecycle_state',
+    help: "1 for the database's lifecycle state (appending, replica or frozen), 0 for the others.",
+    type: 'gauge',
+    samples: () => LIFECYCLE_STATES.map((s) => ({ labels: { state: s }, value: s === state ? 1 : 0 })),
   };
 }
 

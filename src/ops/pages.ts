@@ -162,7 +162,7 @@ const REFRESH_SCRIPT = `<script>
 /** The status page at <url-prefix>/ on the internal listener, from a status.json snapshot. */
 export function statusPage(s: PrimaryStatusJson | SecondaryStatusJson): string {
   const common = `<h1>sigsum-log ${escapeHtml(s.role)}</h1>
-<p class="sub">version ${field('version', s.version)} · up ${field('uptimeSeconds', s.uptimeSeconds)} s · <span id="updated">not refreshed yet</span></p>
+<p class="sub">version ${field('version', s.version)} · lifecycle state ${field('lifecycleState', s.lifecycleState)} · up ${field('uptimeSeconds', s.uptimeSeconds)} s · <span id="updated">not refreshed yet</span></p>
 <p>Health: <span id="health" class="${s.health.ok ? 'ok' : 'bad'}">${field('health.reason', s.health.reason)}</span></p>`;
   let body: string;
   if (s.role === 'primary') {

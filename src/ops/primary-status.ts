@@ -9,6 +9,7 @@ import { primaryHealth, type Health } from './health.js';
 import { httpFamilies, HttpMetrics, StatusStats } from './http-metrics.js';
 import { single, type Family, type HistogramSample, type Sample } from './exposition.js';
 import { MinuteRate, SAMPLE_EVERY_MS } from './rate.js';
+import type { LifecycleState } from '../lifecycle.js';
 
 export type RotationOutcome = 'published' | 'unchanged' | 'gate_held' | 'quorum_not_met' | 'failed';
 const ROTATION_OUTCOMES: readonly RotationOutcome[] = ['published', 'unchanged', 'gate_held', 'quorum_not_met', 'failed'];
@@ -30,6 +31,7 @@ export interface PrimarySources {
 
 export interface PrimaryStatusSettings {
   version: string;
+  lifecycleState: LifecycleState;
   logKeyHashHex: string;
   intervalMs: number;
   idleIntervalMs: number;
@@ -86,6 +88,8 @@ export interface WitnessStatusJson {
 export interface PrimaryStatusJson {
   role: 'primary';
   version: string;
+  /** appending or frozen (see doc/design.md, Lifecycle). */
+  lifecycleState: LifecycleState;
   time: number;
   startTime: number;
   uptimeSeconds: number;
@@ -273,6 +277,7 @@ export class PrimaryStatus {
     return {
       role: 'primary',
       version: this.settings.version,
+      lifecycleState: this.settings.lifecycleState,
       time: Math.floor(nowMs / 1000),
       startTime: Math.floor(this.startedAtMs / 1000),
       uptimeSeconds: Math.floor((nowMs - this.startedAtMs) / 1000),

@@ -28,6 +28,8 @@ export interface SecondaryStatusSettings {
 export interface SecondaryStatusJson {
   role: 'secondary';
   version: string;
+  /** Always replica: a secondary's database is a replica's. */
+  lifecycleState: 'replica';
   time: number;
   startTime: number;
   uptimeSeconds: number;
@@ -120,6 +122,7 @@ export class SecondaryStatus {
     return {
       role: 'secondary',
       version: this.settings.version,
+      lifecycleState: 'replica',
       time: Math.floor(nowMs / 1000),
       startTime: Math.floor(this.startedAtMs / 1000),
       uptimeSeconds: Math.floor((nowMs - this.startedAtMs) / 1000),

@@ -25,7 +25,7 @@ import { buildPrimaryExtensions, type ExtensionContext } from './extensions.js';
 import { persistPublishedHead, planStartup, startupTreeHead } from './startup.js';
 import { VerificationSlots } from './verification-slots.js';
 import { PrimaryStatus } from '../ops/primary-status.js';
-import { buildInfoFamily, buildRegistry } from '../ops/exposition.js';
+import { buildInfoFamily, buildRegistry, lifecycleStateFamily } from '../ops/exposition.js';
 import { healthRoute, infoPageRoute, metricsRoute, requestLogUrl, statusJsonRoute, statusPageRoute } from '../ops/routes.js';
 import { formatOpenSshPublicKey } from '../crypto/keyfile.js';
 import { versionString } from '../version.js';
@@ -89,6 +89,7 @@ async function startPrimary(
   const version = versionString();
   const status = new PrimaryStatus({
     version,
+    lifecycleState: state,
     logKeyHashHex: toHex(logKeyHash),
     intervalMs: config.intervalMs,
     idleIntervalMs: config.primary.idleIntervalMs,
@@ -139,7 +140,7 @@ async function startPrimary(
     cosigning: ext.cosigner !== undefined,
     sequencer,
   });
-  const registry = buildRegistry([buildInfoFamily(version), ...status.families()]);
+  const registry = buildRegistry([buildInfoFamily(version), lifecycleStateFamily(state), ...status.families()]);
 
   const internal = internalApp(
     internalRoutes(

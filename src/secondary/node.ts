@@ -25,7 +25,7 @@ import { runPeriodically, type Periodic } from '../periodic.js';
 import { Replicator } from '../replication/replicator.js';
 import { InternalApiClient, type ReplicationUpstream } from '../internal-api/client.js';
 import { SecondaryStatus } from '../ops/secondary-status.js';
-import { buildInfoFamily, buildRegistry } from '../ops/exposition.js';
+import { buildInfoFamily, buildRegistry, lifecycleStateFamily } from '../ops/exposition.js';
 import { healthRoute, metricsRoute, statusJsonRoute, statusPageRoute } from '../ops/routes.js';
 import { versionString } from '../version.js';
 
@@ -82,7 +82,7 @@ export async function runSecondary(config: Config, log: Logger): Promise<Running
         return head === undefined ? undefined : { size: head.size, confirmedAtMs: replicator.publishedHeadConfirmedAtMs };
       },
     });
-    const registry = buildRegistry([buildInfoFamily(version), ...status.families()]);
+    const registry = buildRegistry([buildInfoFamily(version), lifecycleStateFamily('replica'), ...status.families()]);
     log.info(
       `sigsum-log ${version}; secondary key hash ${toHex(keyHash(signer.publicKey))} (${signer.where}); lifecycle state replica; local tree size ${tree.size()}, verified size ${replicator.verifiedHead.size}; replicating from ${upstream.baseUrl}` +
         (logPublicKey === undefined ? '' : '; keeping the published tree head (log-pubkey-file set)'),

@@ -63,6 +63,12 @@ test('a frozen primary refuses new leaves, keeps serving, cosigning and replicat
 
   primary = await startNodeProcess('primary', c.setup);
   assert.match(primary.output, /lifecycle state frozen; local tree size 20, published size 20/);
+  // The state is also on the status page's JSON twin and in /metrics (internal listener).
+  const statusJson = JSON.parse((await http(`${c.setup.internalUrl}/status.json`)).body) as { lifecycleState: string };
+  assert.equal(statusJson.lifecycleState, 'frozen');
+  const metrics = (await http(`${c.setup.internalUrl}/metrics`)).body;
+  assert.match(metrics, /^sigsum_log_lifecycle_state\{state="frozen"\} 1$/m);
+  assert.match(metrics, /^sigsum_log_lifecycle_state\{state="appending"\} 0$/m);
 
   // New leaves: 503, one line naming the freeze, no Retry-After; never 200/202.
   const fresh = makeLeaf(submitter);

@@ -114,7 +114,7 @@ test('info and status pages in chromium: sizes as the API serves them, the statu
 test('status page: text from peers is escaped, never markup', () => {
   const hostile = '<img src=x onerror=alert(1)>"\'&';
   const snapshot: PrimaryStatusJson = {
-    role: 'primary', version: '1.0 <b>', time: 0, startTime: 0, uptimeSeconds: 0, logKeyHash: 'ab', localSize: 1, publishedSize: 1, publishedRootHash: 'cd',
+    role: 'primary', version: '1.0 <b>', lifecycleState: 'appending', time: 0, startTime: 0, uptimeSeconds: 0, logKeyHash: 'ab', localSize: 1, publishedSize: 1, publishedRootHash: 'cd',
     newestCosignatureTime: null, headAgeSeconds: null, lastRotation: null, pendingLeaves: 0, verifyQueueDepth: 0, addLeafRequestsPerSecond: 0, sequencedLeavesPerSecond: 0,
     secondaries: [{ url: 'http://s/', replicatedSize: 1, lagLeaves: 0, lagSeconds: 0, reachable: true, lastErrorClass: 'inconsistent', lastError: hostile, lastAnswerTime: 0 }],
     witnesses: [{ name: hostile, url: 'http://w/', keyHash: 'ef', lastCosignedSize: null, lastAnswer: 'garbage', lastAnswerTime: null, lastError: hostile, cosignedPublishedHead: false }],

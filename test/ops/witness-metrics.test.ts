@@ -53,7 +53,7 @@ test('witness metrics: 200, retried after 409, HTTP error status, and "other" fo
       '',
     ].join('\n'),
   );
-  const status = new PrimaryStatus({ version: 'test', logKeyHashHex: toHex(keyHash(logKey.publicKey)), intervalMs: 1000, idleIntervalMs: 1000 });
+  const status = new PrimaryStatus({ version: 'test', lifecycleState: 'appending', logKeyHashHex: toHex(keyHash(logKey.publicKey)), intervalMs: 1000, idleIntervalMs: 1000 });
   const cosigner = (dbFile: string): WitnessCosigner => {
     const db = new Database(join(dir.path, dbFile));
     t.after(() => db.close());
@@ -130,7 +130,7 @@ test('witness cosigned size: a new cosigner (a restarted primary) reports the si
 
   const db = new Database(dbFile);
   t.after(() => db.close());
-  const status = new PrimaryStatus({ version: 'test', logKeyHashHex: toHex(keyHash(logKey.publicKey)), intervalMs: 1000, idleIntervalMs: 1000 });
+  const status = new PrimaryStatus({ version: 'test', lifecycleState: 'appending', logKeyHashHex: toHex(keyHash(logKey.publicKey)), intervalMs: 1000, idleIntervalMs: 1000 });
   new WitnessCosigner({
     policy,
     logPublicKey: logKey.publicKey,
