@@ -107,7 +107,9 @@ test('SIGTERM on a secondary mid catch-up: exit 0, one line, and it resumes from
   const dir = tempDir();
   t.after(() => dir.remove());
   const SIZE = 100_000;
-  const primary = await preparePrimary(dir.path, { interval: '1s', primary: { 'max-range': 100 } });
+  // max-range 10: 10,000 requests, so the catch-up outlasts its first progress line
+  // (at 3 s) on a quiet machine; at 100 it could end before that line.
+  const primary = await preparePrimary(dir.path, { interval: '1s', primary: { 'max-range': 10 } });
   treeWith(primary.dbFile, randomLeaves(SIZE), 10_000).close();
   const primaryProc = await startNodeProcess('primary', primary);
   t.after(() => primaryProc.kill9());
@@ -123,6 +125,6 @@ test('SIGTERM on a secondary mid catch-up: exit 0, one line, and it resumes from
   assert.ok(ms < 20_000, `exited in ${ms} ms`);
   assert.match(secondary.output, /shut down in \d+ ms: stopped accepting and replicating, verified size \d+, \d+ leaves stored, database closed/);
   secondary = await startNodeProcess('secondary', setup);
-  await waitForSize(setup.internalUrl, SIZE, 60_000);
+  await waitForSize(setup.internalUrl, SIZE, 120_000);
   assert.equal(await secondary.stop(), 0);
 });
