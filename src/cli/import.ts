@@ -14,6 +14,7 @@ import { openTreeForRole } from '../node-common.js';
 import { runImport } from '../replication/import.js';
 import { createProgress } from './progress.js';
 import { exitOnUsageError } from './usage.js';
+import { openStoppedNodeDatabase } from '../failover/stopped-node-db.js';
 
 interface ImportFlags {
   config?: string;
@@ -49,6 +50,10 @@ export function registerImportCommand(program: Command): void {
     const logKey = readPublicKeyFile(config.secondary.logPubkeyFile);
     if (!existsSync(dirname(config.dbFile))) throw new ConfigError(`import: the directory of db-file ${config.dbFile} does not exist`);
     const log = createLogger(config.logLevel, config.logFile, 'import');
+    // A node running on this database would make the import's writes fail half-way
+    // (the node is its sole writer): refuse at once instead. The check takes SQLite's
+    // exclusive lock for a moment, which a running node prevents.
+    if (existsSync(config.dbFile)) openStoppedNodeDatabase(config.dbFile).close();
     const store = openTreeForRole(config.dbFile, 'replica');
     const client = new InternalApiClient({ baseUrl: from, timeoutMs: config.timeoutMs, connections: IN_FLIGHT });
     const progress = createProgress({ label: 'import', unit: 'leaves' });
@@ -99,8 +104,10 @@ export function registerImportCommand(program: Command): void {
           break;
       }
     } catch (err) {
-      if (!(err instanceof UpstreamError)) throw err;
-      process.stderr.write(`import: ${err.message}\n`);
+      if (err instanceof ConfigError) throw err;
+      // One line, never a stack: an unreachable source, or a write that failed
+      // (a full disk, another program writing the database).
+      process.stderr.write(`import: ${err instanceof UpstreamError ? '' : 'failed: '}${(err as Error).message ?? String(err)}\n`);
       process.exitCode = 1;
     } finally {
       process.off('SIGTERM', onSignal);

@@ -199,6 +199,7 @@ test('import: bad input and usage', async (t) => {
   const primaryDb = TreeStore.open(onPrimaryDb.dbFile); // a primary's database (sequencing mode)
   primaryDb.setMeta(TREE_MODE_KEY, 'sequencing');
   primaryDb.close();
+  const inUse = writeImportConfig(dir.path, 'inuse', `${source.setup.keyFile}.pub`, { 'db-file': source.setup.dbFile }); // the running source's own database
   const deadUrl = `http://127.0.0.1:${await freePort()}`; // nothing listens there
   const notADb = writeImportConfig(dir.path, 'notadb', `${source.setup.keyFile}.pub`);
   writeFileSync(notADb.dbFile, 'this is not an SQLite database\n');
@@ -213,6 +214,7 @@ test('import: bad input and usage', async (t) => {
     { name: 'no log-pubkey-file', args: ['import', '--config', noKey.config, '--from', source.setup.publicUrl], code: 2, output: /log-pubkey-file is not set/ },
     { name: 'db-file in a missing directory', args: ['import', '--config', noDir.config, '--from', source.setup.publicUrl], code: 2, output: /the directory of db-file .* does not exist/ },
     { name: 'db-file not a database', args: ['import', '--config', notADb.config, '--from', source.setup.publicUrl], code: 2, output: /notadb\.db: cannot open the database: file is not a database/ },
+    { name: 'a database a running node has open', args: ['import', '--config', inUse.config, '--from', source.setup.publicUrl], code: 2, output: /is in use: a node \(or another program\) has it open/ },
     { name: "a primary's database", args: ['import', '--config', onPrimaryDb.config, '--from', source.setup.publicUrl], code: 2, output: /is a primary's database/ },
     { name: 'another log\'s key', args: ['import', '--config', wrongKey.config, '--from', source.setup.publicUrl], code: 1, output: /REFUSED: the tree head of size 10 .* is not signed by the log's key/ },
     { name: 'source unreachable', args: ['import', '--config', good.config, '--from', deadUrl], code: 1, output: /cannot read http:\/\/127\.0\.0\.1:\d+ \(3 attempts\); run the same command again to resume/ },
