@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { findExecutable } from './components.js';
 
 const REQUIRED_TOOLS = ['sigsum-key', 'sigsum-submit', 'sigsum-verify', 'sigsum-monitor', 'sigsum-witness', 'sigsum-token'];
 const FETCH_TIMEOUT_MS = 5 * 60_000;
@@ -79,20 +80,8 @@ export function sigsumTools(t: TestContext): string | undefined {
   return undefined;
 }
 
-/** Whether an executable is on PATH (for optional extras such as ssh-keygen). */
-export function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
+/** Whether an executable is on PATH (for optional extras such as ssh-keygen); one lookup for every test helper. */
+export const findOnPath = findExecutable;
 
 export interface RunToolOptions {
   /** Written to the tool's stdin, which is then closed (it is closed at once without input). */
