@@ -32,7 +32,7 @@ export function openTreeForRole(dbFile: string, want: TreeMode): TreeStore {
  */
 export function openTreeForNode(dbFile: string, kind: NodeKind): { tree: TreeStore; state: LifecycleState } {
   // A running node is its database's only writer (the failover tools wait for it to stop).
-  const tree = TreeStore.open(dbFile, { soleWriter: true });
+  const tree = TreeStore.open(dbFile, { soleWriter: true, checkpointInBackground: true });
   try {
     let state = parseLifecycleState(tree.getMeta(LIFECYCLE_KEY));
     if (state === undefined) {

@@ -31,6 +31,7 @@
 // Memory is bounded whatever the tree size: 8 MiB SQLite page cache, 12 MiB
 // tile cache, ~5 MiB dedup memory level, 4 MiB filter.
 import Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
 import { BatchDedup, DEDUP_TABLE_SQL, DEFAULT_DEDUP_CHUNK, LeafHashIndex, migrateDedupToLevels } from './dedup.js';
 import { edgeLevels, RightEdge } from './compact.js';
 import { checkStoredTree, checkTree, streamLeaves, type StoredTree, type TreeCheck, type TreeCheckOptions } from './integrity.js';
@@ -41,6 +42,7 @@ import { consistencyProof, inclusionProof, rootHash, type NodeReader } from './p
 import { isTreeSize, pow2 } from './sizes.js';
 import { SubtreeMemoMap } from './subtree-memo.js';
 import { TileCache } from './tile-cache.js';
+import { WAL_BOUND_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 import {
   firstTileId,
   LEAF_TILE_WIDTH,
@@ -81,6 +83,20 @@ export interface TreeStoreOptions {
    * anything. Write methods then fail. Default false.
    */
   readonly readOnly?: boolean;
+  /**
+   * Run WAL checkpoints on a worker thread (wal-checkpointer.ts) instead of in
+   * the commit that fills the WAL: for a long-running writer (a node, the
+   * bench), so that no append batch waits for a checkpoint's copy and fsync.
+   * Ignored when readOnly. Default false (tools and tests: one thread, as
+   * SQLite does by itself).
+   */
+  readonly checkpointInBackground?: boolean;
+  /**
+   * With checkpointInBackground: WAL file size in bytes above which the
+   * writer copies what the worker has not yet copied itself, so that the WAL
+   * is reused from its start (≥ 4096; default 64 MiB). Tests lower it.
+   */
+  readonly walBoundBytes?: number;
 }
 
 const SCHEMA = `
@@ -172,6 +188,8 @@ export class TreeStore {
   private readonly reader: NodeReader = { node: (level, index) => this.node(level, index), memo: this.memo };
   private readonly readTx: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly writeTx: Database.Transaction<(fn: () => unknown) => unknown>;
+  private checkpointer: WalCheckpointer | undefined;
+  private walBound = { path: '', bytes: 0 };
 
   private readonly stmt: {
     dataVersion: Database.Statement<[], number>;
@@ -263,7 +281,16 @@ export class TreeStore {
       const dedupChunk = options.dedupChunk ?? DEFAULT_DEDUP_CHUNK;
       if (!Number.isSafeInteger(dedupChunk) || dedupChunk < 1) throw new RangeError(`invalid dedup chunk ${dedupChunk}`);
       createOrCheckSchema(db, path, dedupChunk);
-      return new TreeStore(db, options);
+      const store = new TreeStore(db, options);
+      if (options.checkpointInBackground === true) {
+        const bound = options.walBoundBytes ?? WAL_BOUND_BYTES;
+        if (!Number.isSafeInteger(bound) || bound < 4096) throw new RangeError(`invalid WAL bound ${bound}`);
+        db.pragma('wal_autocheckpoint = 0');
+        db.pragma(`journal_size_limit = ${bound}`); // SQLite truncates the WAL file to it after a restart
+        store.checkpointer = new WalCheckpointer(path);
+        store.walBound = { path: `${path}-wal`, bytes: bound };
+      }
+      return store;
     } catch (e) {
       db.close();
       throw e;
@@ -283,7 +310,14 @@ export class TreeStore {
   }
 
   close(): void {
+    this.checkpointer?.stop(); // first, so this connection's close is the last and removes the WAL
+    this.checkpointer = undefined;
     this.db.close();
+  }
+
+  /** Checkpoints run by the background checkpointer so far (0 without one): for tests and the bench. */
+  backgroundCheckpoints(): number {
+    return this.checkpointer?.checkpoints() ?? 0;
   }
 
   /** Number of durably stored leaves. */
@@ -625,11 +659,39 @@ export class TreeStore {
     if (this.db.inTransaction) {
       throw new Error('TreeStore writes commit durably on their own; do not call them inside another transaction');
     }
+    let result: T;
     try {
-      return this.writeTx.immediate(fn) as T;
+      result = this.writeTx.immediate(fn) as T;
     } catch (e) {
       this.dataVersion = -1;
       throw e;
+    }
+    if (this.checkpointer !== undefined) this.afterCommit(this.checkpointer);
+    return result;
+  }
+
+  /**
+   * Tells the background checkpointer about a commit. If it has failed, the
+   * connection's own automatic checkpoint comes back; if the WAL file grew
+   * past its bound because commits never paused long enough for the worker
+   * to copy every frame, this connection copies the remainder now (a PASSIVE
+   * checkpoint by the writer, after which the next write restarts the WAL
+   * and SQLite truncates the file to the bound).
+   */
+  private afterCommit(checkpointer: WalCheckpointer): void {
+    checkpointer.committed();
+    if (checkpointer.failed()) {
+      checkpointer.stop();
+      this.checkpointer = undefined;
+      this.db.pragma('wal_autocheckpoint = 1000');
+      return;
+    }
+    const walBytes = statSync(this.walBound.path, { throwIfNoEntry: false })?.size ?? 0;
+    if (walBytes <= this.walBound.bytes) return;
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)'); // busy if the worker is copying: the next commit tries again
+    } catch {
+      // Nothing is lost: the frames stay in the WAL; the next commit tries again.
     }
   }
 
