@@ -20,8 +20,8 @@ import { EntryDigest } from './entry-digest.js';
 import { RightEdge } from './compact.js';
 import { TreeIntegrityError } from './errors.js';
 import { interiorHashText, leafHashText, type HashText } from './hash.js';
-import { decodeLeaves } from './leaf-tiles.js';
-import { firstTileId, LEAF_TILE_WIDTH, nodeTileId, TILE_HEIGHT, tileCount, tileLevels } from './tiles.js';
+import type { LeafTileFormat } from './leaf-tiles.js';
+import { firstTileId, nodeTileId, TILE_HEIGHT, tileCount, tileLevels } from './tiles.js';
 import { pow2 } from './sizes.js';
 import { bytesEqual } from '../hex.js';
 import { HASH_SIZE, type Hash } from '../types.js';
@@ -75,6 +75,8 @@ export interface TreeCheckOptions {
 /** What the check reads, all from one snapshot of the store. */
 export interface StoredTree {
   readonly size: number;
+  /** How the leaf tiles are encoded (the file's leaf_format). */
+  readonly leafFormat: LeafTileFormat;
   /** Up to `limit` rows [k, leaves] of leaf tiles with k ≥ from, in k order. */
   leafTiles(from: number, limit: number): Array<[number, unknown]>;
   leafTileCount(): number;
@@ -182,8 +184,8 @@ export function checkTree(tree: StoredTree, options: TreeCheckOptions = {}): Tre
   for (const tileLevel of [...building.keys()]) finish(tileLevel);
 
   const leafTiles = tree.leafTileCount();
-  if (leafTiles !== Math.ceil(size / LEAF_TILE_WIDTH)) {
-    problems.add('leaf', `${leafTiles} leaf tiles stored for ${size} leaves, expected ${Math.ceil(size / LEAF_TILE_WIDTH)}`);
+  if (leafTiles !== Math.ceil(size / tree.leafFormat.width)) {
+    problems.add('leaf', `${leafTiles} leaf tiles stored for ${size} leaves, expected ${Math.ceil(size / tree.leafFormat.width)}`);
   }
   let wantHashTiles = 0;
   for (let level = 0; level < tileLevels(size); level++) wantHashTiles += tileCount(level, size);
@@ -207,21 +209,22 @@ export function checkTree(tree: StoredTree, options: TreeCheckOptions = {}): Tre
  * problem and ends the stream.
  */
 export function streamLeaves(
-  tree: Pick<StoredTree, 'size' | 'leafTiles'>,
+  tree: Pick<StoredTree, 'size' | 'leafTiles' | 'leafFormat'>,
   problems: { add(kind: TreeProblemKind, message: string): void },
   onProgress: ((leavesDone: number) => void) | undefined,
   visit: (index: number, leafHash: HashText) => void,
 ): number {
-  const { size } = tree;
+  const { size, leafFormat } = tree;
+  const width = leafFormat.width;
   let next = 0;
   for (let k = 0; next < size; ) {
     const page = tree.leafTiles(k, PAGE_TILES);
     if (page.length === 0) {
-      problems.add('leaf', `leaf tile ${k} (leaves ${next}–${Math.min(size, next + LEAF_TILE_WIDTH) - 1}) is missing, and every one after it (size ${size})`);
+      problems.add('leaf', `leaf tile ${k} (leaves ${next}–${Math.min(size, next + width) - 1}) is missing, and every one after it (size ${size})`);
       return next;
     }
     for (const [tileIndex, blob] of page) {
-      const span = `leaf tile ${k} (leaves ${next}–${Math.min(size, next + LEAF_TILE_WIDTH) - 1})`;
+      const span = `leaf tile ${k} (leaves ${next}–${Math.min(size, next + width) - 1})`;
       if (tileIndex !== k) {
         problems.add('leaf', `${span} is missing`);
         return next;
@@ -232,12 +235,12 @@ export function streamLeaves(
       }
       let leaves: Uint8Array[];
       try {
-        leaves = decodeLeaves(blob);
+        leaves = leafFormat.decode(blob);
       } catch (err) {
         problems.add('leaf', `${span} cannot be decoded: ${(err as Error).message}`);
         return next;
       }
-      const want = Math.min(LEAF_TILE_WIDTH, size - next);
+      const want = Math.min(width, size - next);
       if (leaves.length !== want) {
         problems.add('leaf', `${span} holds ${leaves.length} leaves, expected ${want}`);
         return next;

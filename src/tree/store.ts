@@ -1,8 +1,9 @@
 // TreeStore: the log's Merkle tree, durably, in one SQLite file.
 //
 // Storage (schema version 2; tables prefixed tree_):
-// - tree_leaf_tiles(k, leaves): leaves [30k, 30k+30), length-prefixed
-//   (leaf-tiles.ts); 30 Sigsum leaves fill one 4 KiB page.
+// - tree_leaf_tiles(k, leaves): leaves [wk, wk+w), length-prefixed, in the
+//   file's leaf format (leaf-tiles.ts): w = 31 (30 in files from schema 2 and
+//   older) Sigsum leaves fill one 4 KiB page.
 // - tree_hash_tiles(id, hashes): the hash of every complete subtree, in
 //   6-level tiles of one page each (tiles.ts): a proof reads about one row per
 //   6 levels and never rehashes leaves; tiles on the right edge grow by
@@ -11,10 +12,10 @@
 //   the leaf-hash map and a fixed-size filter over it (dedup.ts). Version 1
 //   had tree_dedup(h6, idx); opening such a file migrates it in place.
 // - tree_state(name, value): schema_version, size, dedup_chunk, dedup_upto,
-//   dedup_slices, dedup_rows_<level>, dedup_cursor_<level>.
+//   dedup_slices, dedup_rows_<level>, dedup_cursor_<level>, leaf_format.
 // - tree_meta(key, value): free-form metadata for callers (getMeta/setMeta).
-// Measured 222 bytes per 128-byte leaf at 1M leaves: 132 leaf, 64 hashes,
-// ~20 dedup, plus page slack and the 4 MiB filter.
+// About 218 bytes per 128-byte leaf at 10M leaves: 132 leaf (137 in leaf
+// format 1), 65 hashes, ~20 dedup, plus the 4 MiB filter.
 //
 // Durability: WAL mode with synchronous=FULL, so the WAL is fsynced at every
 // COMMIT and a transaction that has committed survives power loss (with
@@ -37,7 +38,7 @@ import { edgeLevels, RightEdge } from './compact.js';
 import { checkStoredTree, checkTree, streamLeaves, type StoredTree, type TreeCheck, type TreeCheckOptions } from './integrity.js';
 import { DatabaseOpenError, TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.js';
 import { hashToText, leafHashText, type HashText } from './hash.js';
-import { decodeLeaves, encodeLeaves, prefixBytes } from './leaf-tiles.js';
+import { leafTileFormat, LEAF_FORMAT_1, NEW_FILE_LEAF_FORMAT, type LeafTileFormat } from './leaf-tiles.js';
 import { consistencyProof, inclusionProof, rootHash, type NodeReader } from './proof.js';
 import { isTreeSize, pow2 } from './sizes.js';
 import { SubtreeMemoMap } from './subtree-memo.js';
@@ -45,7 +46,6 @@ import { TileCache } from './tile-cache.js';
 import { WAL_BOUND_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 import {
   firstTileId,
-  LEAF_TILE_WIDTH,
   nodeAddress,
   nodeTileId,
   tileBytes,
@@ -56,7 +56,7 @@ import {
 import { bytesEqual } from '../hex.js';
 import { HASH_SIZE, type Hash } from '../types.js';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export { TreeDivergenceError, TreeGapError, TreeIntegrityError };
 
@@ -106,7 +106,8 @@ CREATE TABLE tree_leaf_tiles (k INTEGER PRIMARY KEY, leaves BLOB NOT NULL);
 CREATE TABLE tree_hash_tiles (id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
 ${DEDUP_TABLE_SQL};
 CREATE TABLE tree_dedup_filter (id INTEGER PRIMARY KEY, bits BLOB NOT NULL);
-INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('size', 0), ('dedup_upto', 0), ('dedup_slices', 0);
+INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('size', 0), ('dedup_upto', 0), ('dedup_slices', 0),
+  ('leaf_format', ${NEW_FILE_LEAF_FORMAT.id});
 `;
 
 // Page cache per connection: bounded, so memory does not grow with the tree;
@@ -119,8 +120,8 @@ const LEAF_PAGE_TILES = 64;
 
 function checkSchemaVersion(db: Database.Database, path: string): void {
   const version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
-  if (version === 1) {
-    throw new Error(`${path}: tree schema version 1; it is migrated to ${SCHEMA_VERSION} when opened for writing (by the node, or fsck --repair), not read-only`);
+  if (version === 1 || version === 2) {
+    throw new Error(`${path}: tree schema version ${version}; it is migrated to ${SCHEMA_VERSION} when opened for writing (by the node, or fsck --repair), not read-only`);
   }
   if (version !== SCHEMA_VERSION) {
     throw new Error(`${path}: tree schema version ${String(version)}, this program reads ${SCHEMA_VERSION}`);
@@ -147,6 +148,13 @@ function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: nu
       migrateDedupToLevels(db);
       db.prepare("UPDATE tree_state SET value = 2 WHERE name = 'schema_version'").run();
       version = 2;
+    }
+    if (version === 2) {
+      // 2 → 3: leaf tiles gain a recorded format (leaf-tiles.ts); an existing
+      // file keeps the one it was written in.
+      db.prepare("INSERT INTO tree_state (name, value) VALUES ('leaf_format', ?)").run(LEAF_FORMAT_1.id);
+      db.prepare("UPDATE tree_state SET value = 3 WHERE name = 'schema_version'").run();
+      version = 3;
     }
     if (version !== SCHEMA_VERSION) {
       throw new Error(`${path}: tree schema version ${String(version)}, this program reads ${SCHEMA_VERSION}`);
@@ -183,6 +191,8 @@ export class TreeStore {
   private dataVersion = -1; // -1: cached state must be reloaded before use
   private readonly soleWriter: boolean;
   private readonly tiles: TileCache;
+  /** How this file encodes leaf tiles; fixed when the file was created. */
+  private readonly leafFormat: LeafTileFormat;
   private readonly index: LeafHashIndex;
   private readonly memo = new SubtreeMemoMap(MEMO_ENTRIES);
   private readonly reader: NodeReader = { node: (level, index) => this.node(level, index), memo: this.memo };
@@ -218,6 +228,7 @@ export class TreeStore {
 
   private constructor(db: Database.Database, options: TreeStoreOptions) {
     this.db = db;
+    this.leafFormat = leafTileFormat(db.prepare("SELECT value FROM tree_state WHERE name = 'leaf_format'").pluck().get());
     this.tiles = new TileCache(options.tileCacheTiles ?? DEFAULT_TILE_CACHE_TILES, (id) => id < firstTileId(1));
     this.soleWriter = options.soleWriter === true;
     this.index = new LeafHashIndex(db, (i) => this.nodeText(0, i));
@@ -488,12 +499,12 @@ export class TreeStore {
         if (newSize === this.sizeNow) return;
         this.tiles.clear();
         this.memo.clear();
-        const lastLeafTile = Math.floor(newSize / LEAF_TILE_WIDTH);
-        const keepInLast = newSize - lastLeafTile * LEAF_TILE_WIDTH;
+        const lastLeafTile = Math.floor(newSize / this.leafFormat.width);
+        const keepInLast = newSize - lastLeafTile * this.leafFormat.width;
         this.stmt.deleteLeafTiles.run(keepInLast === 0 ? lastLeafTile : lastLeafTile + 1);
         if (keepInLast > 0) {
           const tile = this.leafTile(lastLeafTile);
-          this.stmt.putLeafTile.run(lastLeafTile, Buffer.from(tile.subarray(0, prefixBytes(tile, keepInLast))));
+          this.stmt.putLeafTile.run(lastLeafTile, Buffer.from(tile.subarray(0, this.leafFormat.prefixBytes(tile, keepInLast))));
         }
         for (let level = 0; level < tileLevels(this.sizeNow); level++) {
           const keep = tileCount(level, newSize);
@@ -585,7 +596,7 @@ export class TreeStore {
             pending = [];
           };
           const read = streamLeaves(
-            { size: this.sizeNow, leafTiles: (from, limit) => this.stmt.leafTiles.all(from, limit) },
+            { size: this.sizeNow, leafFormat: this.leafFormat, leafTiles: (from, limit) => this.stmt.leafTiles.all(from, limit) },
             { add: (_kind, message) => void failures.push(message) },
             (done) => {
               flush();
@@ -606,6 +617,7 @@ export class TreeStore {
   private storedTree(): StoredTree {
     return {
       size: this.sizeNow,
+      leafFormat: this.leafFormat,
       leafTiles: (from, limit) => this.stmt.leafTiles.all(from, limit),
       leafTileCount: () => this.stmt.countLeafTiles.get() ?? 0,
       hashTile: (id) => this.stmt.hashTile.get(id),
@@ -728,14 +740,14 @@ export class TreeStore {
 
   private appendLeafTiles(start: number, leaves: readonly Uint8Array[]): void {
     for (let i = 0; i < leaves.length; ) {
-      const k = Math.floor((start + i) / LEAF_TILE_WIDTH);
-      const offset = start + i - k * LEAF_TILE_WIDTH;
-      const n = Math.min(LEAF_TILE_WIDTH - offset, leaves.length - i);
-      const added = encodeLeaves(leaves.slice(i, i + n));
+      const k = Math.floor((start + i) / this.leafFormat.width);
+      const offset = start + i - k * this.leafFormat.width;
+      const n = Math.min(this.leafFormat.width - offset, leaves.length - i);
+      const added = this.leafFormat.encode(leaves.slice(i, i + n));
       let blob = added;
       if (offset > 0) {
         const old = this.leafTile(k);
-        if (prefixBytes(old, offset) !== old.length) {
+        if (this.leafFormat.prefixBytes(old, offset) !== old.length) {
           throw new TreeIntegrityError(`leaf tile ${k} holds more than the ${offset} leaves the size implies`);
         }
         blob = Buffer.concat([old, added]);
@@ -827,16 +839,16 @@ export class TreeStore {
 
   private readLeaves(start: number, end: number): Uint8Array[] {
     const out: Uint8Array[] = [];
-    let k = Math.floor(start / LEAF_TILE_WIDTH);
-    const lastK = end === start ? k - 1 : Math.floor((end - 1) / LEAF_TILE_WIDTH);
+    let k = Math.floor(start / this.leafFormat.width);
+    const lastK = end === start ? k - 1 : Math.floor((end - 1) / this.leafFormat.width);
     while (k <= lastK) {
       const page = this.stmt.leafTiles.all(k, Math.min(LEAF_PAGE_TILES, lastK - k + 1));
       for (const [tileIndex, blob] of page) {
         if (tileIndex !== k) throw new TreeIntegrityError(`leaf tile ${k} is missing`);
-        const leaves = decodeLeaves(blobOrThrow(blob, `leaf tile ${k}`));
-        const base = k * LEAF_TILE_WIDTH;
+        const leaves = this.leafFormat.decode(blobOrThrow(blob, `leaf tile ${k}`));
+        const base = k * this.leafFormat.width;
         const from = Math.max(start, base);
-        const to = Math.min(end, base + LEAF_TILE_WIDTH);
+        const to = Math.min(end, base + this.leafFormat.width);
         if (to - base > leaves.length) throw new TreeIntegrityError(`leaf tile ${k} is short`);
         for (let i = from; i < to; i++) out.push(new Uint8Array(leaves[i - base] as Uint8Array));
         k++;

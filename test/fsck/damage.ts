@@ -3,7 +3,8 @@
 // is here, so a change of the layout touches this file and src/tree only.
 import { copyFileSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { nodeAddress, tileId, LEAF_TILE_WIDTH } from '../../src/tree/tiles.js';
+import { leafTileFormat, type LeafTileFormat } from '../../src/tree/leaf-tiles.js';
+import { nodeAddress, tileId } from '../../src/tree/tiles.js';
 import { HASH_SIZE } from '../../src/types.js';
 
 /** Copies a stopped node's database (and its WAL, if any) to `to`. */
@@ -27,14 +28,27 @@ function updateBlob(db: Database.Database, table: string, keyColumn: string, val
   db.prepare(`UPDATE ${table} SET ${valueColumn} = ? WHERE ${keyColumn} = ?`).run(change(Buffer.from(blob)), key);
 }
 
+function leafFormatOf(db: Database.Database): LeafTileFormat {
+  return leafTileFormat(db.prepare("SELECT value FROM tree_state WHERE name = 'leaf_format'").pluck().get());
+}
+
+/** Where leaf `index` lies: its tile k and the byte range of the leaf itself within the tile blob. */
+function leafPlace(db: Database.Database, index: number): { k: number; tile: Buffer; start: number; end: number } {
+  const format = leafFormatOf(db);
+  const k = Math.floor(index / format.width);
+  const tile = db.prepare('SELECT leaves FROM tree_leaf_tiles WHERE k = ?').pluck().get(k) as Buffer;
+  const before = format.prefixBytes(tile, index - k * format.width);
+  const through = format.prefixBytes(tile, index - k * format.width + 1);
+  const leaf = format.decode(tile.subarray(before, through))[0] as Uint8Array;
+  return { k, tile, start: through - leaf.length, end: through };
+}
+
 /** Flips one byte (offset within the leaf) of the stored leaf at `index`. */
 export function flipLeafByte(file: string, index: number, offset = 40): void {
   withDb(file, (db) => {
-    const k = Math.floor(index / LEAF_TILE_WIDTH);
+    const { k, start } = leafPlace(db, index);
     updateBlob(db, 'tree_leaf_tiles', 'k', 'leaves', k, (tile) => {
-      let at = 0;
-      for (let i = k * LEAF_TILE_WIDTH; i < index; i++) at += 4 + tile.readUInt32BE(at);
-      tile[at + 4 + offset] = (tile[at + 4 + offset] as number) ^ 0x01;
+      tile[start + offset] = (tile[start + offset] as number) ^ 0x01;
       return tile;
     });
   });
@@ -43,11 +57,8 @@ export function flipLeafByte(file: string, index: number, offset = 40): void {
 /** The stored leaf at `index`, as stored. */
 export function storedLeaf(file: string, index: number): Buffer {
   return withDb(file, (db) => {
-    const k = Math.floor(index / LEAF_TILE_WIDTH);
-    const tile = db.prepare('SELECT leaves FROM tree_leaf_tiles WHERE k = ?').pluck().get(k) as Buffer;
-    let at = 0;
-    for (let i = k * LEAF_TILE_WIDTH; i < index; i++) at += 4 + tile.readUInt32BE(at);
-    return Buffer.from(tile.subarray(at + 4, at + 4 + tile.readUInt32BE(at)));
+    const { tile, start, end } = leafPlace(db, index);
+    return Buffer.from(tile.subarray(start, end));
   });
 }
 

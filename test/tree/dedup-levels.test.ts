@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { toHex } from '../../src/hex.js';
 import { leafHash, rootFromLeafHashes } from '../../src/tree/hash.js';
 import { SCHEMA_VERSION, TreeIntegrityError, TreeStore, type TreeStoreOptions } from '../../src/tree/store.js';
-import { dbPath, leafOf, leavesOf, tempDir } from './helpers.js';
+import { dbPath, leafOf, leavesOf, rewriteLeafTilesAsFormat1, tempDir } from './helpers.js';
 
 let dir = '';
 let cleanup = (): void => {};
@@ -133,7 +133,9 @@ describe('schema 1 → 2 migration', () => {
     for (let i = 0; i < leaves.length; i += 9) store.appendLeaves(leaves.slice(i, i + 9));
     store.close();
     const db = new Database(path);
-    db.exec(`BEGIN;
+    db.exec('BEGIN');
+    rewriteLeafTilesAsFormat1(db);
+    db.exec(`
 CREATE TABLE tree_dedup_v1 (h6 INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (h6, idx)) WITHOUT ROWID;
 INSERT INTO tree_dedup_v1 (h6, idx) SELECT h6, idx FROM tree_dedup;
 DROP TABLE tree_dedup;

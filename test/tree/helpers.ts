@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { interiorHash, leafHash, rootFromLeafHashes } from '../../src/tree/hash.js';
 import type { NodeReader } from '../../src/tree/proof.js';
 import { fromHex } from '../../src/hex.js';
+import { leafTileFormat, LEAF_FORMAT_1 } from '../../src/tree/leaf-tiles.js';
 import { asHash, type Hash } from '../../src/types.js';
 
 /** A fresh temp directory and a function removing it (call from `after`/`finally`). */
@@ -204,4 +205,24 @@ export const RFC_CONSISTENCY: ReadonlyArray<{ oldSize: number; newSize: number; 
 /** The rolling check used by callers that want one equality over many hashes. */
 export function rootsOf(leaves: readonly Uint8Array[]): Hash {
   return rootFromLeafHashes(leaves.map(leafHash));
+}
+
+/**
+ * Rewrites the leaf tiles of a file created by this version (leaf format 2,
+ * 31 per tile) as schema 2 and older wrote them (format 1: 30 per tile, 4-byte
+ * lengths) and drops the leaf_format record: for fixtures of older versions.
+ * Inside the caller's transaction on `db`.
+ */
+export function rewriteLeafTilesAsFormat1(db: import('better-sqlite3').Database): void {
+  const format = leafTileFormat(db.prepare("SELECT value FROM tree_state WHERE name = 'leaf_format'").pluck().get());
+  const leaves: Uint8Array[] = [];
+  for (const blob of db.prepare('SELECT leaves FROM tree_leaf_tiles ORDER BY k').pluck().all() as Buffer[]) {
+    for (const leaf of format.decode(blob)) leaves.push(Buffer.from(leaf));
+  }
+  db.prepare('DELETE FROM tree_leaf_tiles').run();
+  const put = db.prepare('INSERT INTO tree_leaf_tiles (k, leaves) VALUES (?, ?)');
+  for (let k = 0; k * LEAF_FORMAT_1.width < leaves.length; k++) {
+    put.run(k, LEAF_FORMAT_1.encode(leaves.slice(k * LEAF_FORMAT_1.width, (k + 1) * LEAF_FORMAT_1.width)));
+  }
+  db.prepare("DELETE FROM tree_state WHERE name = 'leaf_format'").run();
 }

@@ -11,7 +11,7 @@ import {
   TreeStore,
   type TreeStoreOptions,
 } from '../../src/tree/store.js';
-import { LEAF_TILE_WIDTH } from '../../src/tree/tiles.js';
+import { NEW_FILE_LEAF_FORMAT } from '../../src/tree/leaf-tiles.js';
 import { verifyConsistency, verifyInclusion } from '../../src/tree/verify.js';
 import type { Hash } from '../../src/types.js';
 import { dbPath, leafOf, leavesOf, memoryReader, prefixRoots, tempDir } from './helpers.js';
@@ -506,11 +506,11 @@ describe('TreeStore verifyIntegrity', () => {
   }
 
   it('detects a changed leaf', () => {
-    const k = Math.floor(300 / LEAF_TILE_WIDTH);
+    const k = Math.floor(300 / NEW_FILE_LEAF_FORMAT.width);
     damaged(`UPDATE tree_leaf_tiles SET leaves = CAST(replace(CAST(leaves AS TEXT), 'leaf-300-', 'leaf-301-') AS BLOB) WHERE k = ${k}`);
   });
   it('detects a missing leaf tile', () => damaged('DELETE FROM tree_leaf_tiles WHERE k = 1'));
-  it('detects an extra leaf', () => damaged("UPDATE tree_leaf_tiles SET leaves = CAST(leaves || x'0000000161' AS BLOB) WHERE k = 2"));
+  it('detects an extra leaf', () => damaged("UPDATE tree_leaf_tiles SET leaves = CAST(leaves || x'0161' AS BLOB) WHERE k = 2"));
   it('detects a changed stored hash', () => {
     damaged('UPDATE tree_hash_tiles SET hashes = CAST(zeroblob(32) || substr(hashes, 33) AS BLOB) WHERE id = 1');
   });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { RightEdge, edgeLevels } from '../../src/tree/compact.js';
 import { TreeIntegrityError } from '../../src/tree/errors.js';
 import { leafHashText } from '../../src/tree/hash.js';
-import { decodeLeaves, encodeLeaves, prefixBytes } from '../../src/tree/leaf-tiles.js';
+import { leafTileFormat, LEAF_FORMAT_1, LEAF_FORMAT_2 } from '../../src/tree/leaf-tiles.js';
 import {
   FULL_TILE_HASHES,
   nodeAddress,
@@ -69,21 +69,43 @@ describe('hash tile addressing', () => {
   });
 });
 
-describe('leaf tile encoding', () => {
-  it('round-trips leaves of any length, including empty ones', () => {
-    const leaves = [new Uint8Array(0), new Uint8Array([1]), new Uint8Array(128).fill(7), new Uint8Array(70_000).fill(9)];
-    const tile = encodeLeaves(leaves);
-    assert.deepEqual(decodeLeaves(tile).map((l) => Buffer.from(l).toString('hex')), leaves.map((l) => Buffer.from(l).toString('hex')));
-    assert.equal(prefixBytes(tile, 0), 0);
-    assert.equal(prefixBytes(tile, 2), 4 + 0 + 4 + 1);
-    assert.equal(prefixBytes(tile, 4), tile.length);
-    assert.deepEqual(decodeLeaves(Buffer.concat([encodeLeaves(leaves.slice(0, 2)), encodeLeaves(leaves.slice(2))])).length, 4);
-  });
+for (const format of [LEAF_FORMAT_1, LEAF_FORMAT_2]) {
+  describe(`leaf tile format ${format.id}`, () => {
+    const lengthBytes = (n: number): number => (format.id === 1 ? 4 : n < 0x80 ? 1 : n < 0x4000 ? 2 : 3);
 
-  it('rejects truncated encodings as integrity errors', () => {
-    const tile = encodeLeaves([new Uint8Array(10), new Uint8Array(3)]);
-    assert.throws(() => decodeLeaves(tile.subarray(0, tile.length - 1)), TreeIntegrityError);
-    assert.throws(() => decodeLeaves(tile.subarray(0, 2)), TreeIntegrityError);
-    assert.throws(() => prefixBytes(tile, 3), TreeIntegrityError);
+    it('round-trips leaves of any length, including empty ones', () => {
+      const leaves = [new Uint8Array(0), new Uint8Array([1]), new Uint8Array(127).fill(6), new Uint8Array(128).fill(7), new Uint8Array(70_000).fill(9)];
+      const tile = format.encode(leaves);
+      const hex = (ls: readonly Uint8Array[]): string[] => ls.map((l) => Buffer.from(l).toString('hex'));
+      assert.deepEqual(hex(format.decode(tile)), hex(leaves));
+      assert.equal(format.prefixBytes(tile, 0), 0);
+      assert.equal(format.prefixBytes(tile, 2), lengthBytes(0) + 0 + lengthBytes(1) + 1);
+      assert.equal(format.prefixBytes(tile, 5), tile.length);
+      assert.equal(tile.length, leaves.reduce((n, l) => n + lengthBytes(l.length) + l.length, 0));
+      assert.deepEqual(format.decode(Buffer.concat([format.encode(leaves.slice(0, 2)), format.encode(leaves.slice(2))])).length, 5);
+    });
+
+    it('rejects truncated encodings as integrity errors', () => {
+      const tile = format.encode([new Uint8Array(10), new Uint8Array(300)]);
+      assert.throws(() => format.decode(tile.subarray(0, tile.length - 1)), TreeIntegrityError);
+      assert.throws(() => format.decode(tile.subarray(0, lengthBytes(10) + 10 + 1)), TreeIntegrityError); // inside the second length (format 2) or leaf
+      assert.throws(() => format.prefixBytes(tile, 3), TreeIntegrityError);
+    });
+
+    it(`puts ${format.width} Sigsum leaves (128 bytes) in one row of at most 4,061 bytes: one 4 KiB page, no overflow page`, () => {
+      const tile = format.encode(Array.from({ length: format.width }, () => new Uint8Array(128)));
+      assert.ok(tile.length + 3 <= 4061, `${tile.length} bytes`); // + the record header
+    });
+  });
+}
+
+describe('leaf tile format 2 lengths', () => {
+  it('refuses a length of more than 5 bytes or beyond 2^32-1', () => {
+    assert.throws(() => LEAF_FORMAT_2.decode(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])), TreeIntegrityError);
+    assert.throws(() => LEAF_FORMAT_2.decode(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7f])), /out of range/);
+  });
+  it('names an unknown format', () => {
+    assert.throws(() => leafTileFormat(3), /unknown leaf tile format 3/);
+    assert.equal(leafTileFormat(1), LEAF_FORMAT_1);
   });
 });
