@@ -73,6 +73,25 @@ describe('background WAL checkpoints', () => {
     }
   });
 
+  it("falls back to SQLite's own checkpoint when the worker dies", async () => {
+    const path = dbPath(dir, 'fallback.db');
+    const store = TreeStore.open(path, { soleWriter: true, checkpointInBackground: true });
+    try {
+      store.appendLeaves(leavesOf(0, 10));
+      assert.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 0);
+      // Reach the worker the way nothing else may: the test kills it as a crash would.
+      const worker = (store as unknown as { checkpointer: { worker: import('node:worker_threads').Worker } }).checkpointer.worker;
+      await worker.terminate();
+      store.appendLeaves(leavesOf(10, 20));
+      assert.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 1000);
+      store.appendLeaves(leavesOf(20, 30));
+      assert.equal(store.size(), 30);
+    } finally {
+      store.close();
+    }
+    assert.equal(existsSync(`${path}-wal`), false);
+  });
+
   it('loses no committed leaf when the process is killed with SIGKILL mid-append', async () => {
     const path = join(dir, 'killed.db');
     const storeUrl = pathToFileURL(join(import.meta.dirname, '../../src/tree/store.js')).href;
