@@ -103,24 +103,29 @@ function prefixWith(readLength: LengthReader, tile: Uint8Array, count: number): 
   return at;
 }
 
+/** Encodes leaves, each as its length (lengthBytes of them, written by writeLength) and its bytes. */
+function encodeWith(lengthBytes: (n: number) => number, writeLength: (out: Buffer, at: number, n: number) => number, leaves: readonly Uint8Array[]): Buffer {
+  let total = 0;
+  for (const leaf of leaves) {
+    checkLength(leaf);
+    total += lengthBytes(leaf.length) + leaf.length;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const leaf of leaves) {
+    at = writeLength(out, at, leaf.length);
+    out.set(leaf, at);
+    at += leaf.length;
+  }
+  return out;
+}
+
+const writeU32 = (out: Buffer, at: number, n: number): number => out.writeUInt32BE(n, at);
+
 export const LEAF_FORMAT_1: LeafTileFormat = {
   id: 1,
   width: 30,
-  encode(leaves) {
-    let total = 0;
-    for (const leaf of leaves) {
-      checkLength(leaf);
-      total += 4 + leaf.length;
-    }
-    const out = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (const leaf of leaves) {
-      out.writeUInt32BE(leaf.length, at);
-      out.set(leaf, at + 4);
-      at += 4 + leaf.length;
-    }
-    return out;
-  },
+  encode: (leaves) => encodeWith(() => 4, writeU32, leaves),
   decode: (tile) => decodeWith(readU32, tile),
   prefixBytes: (tile, count) => prefixWith(readU32, tile, count),
 };
@@ -128,21 +133,7 @@ export const LEAF_FORMAT_1: LeafTileFormat = {
 export const LEAF_FORMAT_2: LeafTileFormat = {
   id: 2,
   width: 31,
-  encode(leaves) {
-    let total = 0;
-    for (const leaf of leaves) {
-      checkLength(leaf);
-      total += varintBytes(leaf.length) + leaf.length;
-    }
-    const out = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (const leaf of leaves) {
-      at = writeVarint(out, at, leaf.length);
-      out.set(leaf, at);
-      at += leaf.length;
-    }
-    return out;
-  },
+  encode: (leaves) => encodeWith(varintBytes, writeVarint, leaves),
   decode: (tile) => decodeWith(readVarint, tile),
   prefixBytes: (tile, count) => prefixWith(readVarint, tile, count),
 };
