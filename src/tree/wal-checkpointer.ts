@@ -51,8 +51,14 @@ export const CheckpointSlot = {
 export const CHECKPOINT_INTERVAL_MS = 50;
 /** Default bound on the WAL file, above which the writer checkpoints the remainder itself, so the WAL restarts. */
 export const WAL_BOUND_BYTES = 64 * 2 ** 20;
-/** How long close() waits for the worker to finish a checkpoint in progress and close its connection. */
-const STOP_TIMEOUT_MS = 30_000;
+/**
+ * How long stop() waits for the worker to finish a checkpoint in progress and
+ * close its connection. Waiting only buys a tidy close (the writer's close is
+ * then the last and removes the WAL); past it nothing is lost, the next open
+ * finds a WAL as after a crash. Short, because the waiting thread (a node's
+ * event loop, while it shuts down) does nothing else meanwhile.
+ */
+const STOP_TIMEOUT_MS = 5_000;
 
 export class WalCheckpointer {
   private readonly state = new Int32Array(new SharedArrayBuffer(CheckpointSlot.Count * 4));
