@@ -1,6 +1,6 @@
 // TreeStore: the log's Merkle tree, durably, in one SQLite file.
 //
-// Storage (schema version 2; tables prefixed tree_):
+// Storage (schema version 3; tables prefixed tree_):
 // - tree_leaf_tiles(k, leaves): leaves [wk, wk+w), length-prefixed, in the
 //   file's leaf format (leaf-tiles.ts): w = 31 (30 in files from schema 2 and
 //   older) Sigsum leaves fill one 4 KiB page.
