@@ -23,6 +23,8 @@ export interface PeriodicBackupOptions {
   keep: number;
   log: Logger;
   pagesPerStep?: number;
+  /** Rate limit of the copy and of the hashing, bytes/s (0: none); see BackupOptions. */
+  bytesPerSecond?: number;
   now?: () => Date;
   signal?: AbortSignal;
 }
@@ -54,7 +56,7 @@ export async function takePeriodicBackup(opts: PeriodicBackupOptions): Promise<s
   const partial = join(opts.dir, PARTIAL + name);
   const final = join(opts.dir, name);
   const began = Date.now();
-  const manifest = await createBackup({ dbFile: opts.dbFile, sthFile: opts.sthFile, outDir: partial, pagesPerStep: opts.pagesPerStep, now: opts.now, signal: opts.signal });
+  const manifest = await createBackup({ dbFile: opts.dbFile, sthFile: opts.sthFile, outDir: partial, pagesPerStep: opts.pagesPerStep, bytesPerSecond: opts.bytesPerSecond, now: opts.now, signal: opts.signal });
   renameSync(partial, final); // crash-safe point: a finished backup appears under its name
   fsyncDirectory(opts.dir);
   opts.log.info(`backup: ${final} (tree size ${manifest.tree.size}, ${Date.now() - began} ms)`);

@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../config/config.js';
 import { readPublicKeyFile } from '../crypto/keyfile.js';
 import { ConfigError } from '../errors.js';
 import { createBackup, BackupRefusal } from '../backup/backup.js';
+import { DEFAULT_MAX_RATE_MIB, MAX_RATE_MIB_LIMIT, mibPerSecond } from '../backup/pace.js';
 import { restoreBackup } from '../backup/restore.js';
 import { createProgress } from './progress.js';
 import { exitOnUsageError } from './usage.js';
@@ -14,6 +15,7 @@ import { exitOnUsageError } from './usage.js';
 interface BackupFlags {
   config?: string;
   out?: string;
+  maxRate?: string;
 }
 
 interface RestoreFlags {
@@ -24,6 +26,15 @@ interface RestoreFlags {
 /** Any node's config: the role is the database's (a primary's sth file is backed up when the database is a primary's). */
 function loadAnyConfig(file: string): Config {
   return loadConfig({ role: 'secondary', configFile: file, flags: {}, requirePrimaryUrl: false });
+}
+
+/** --max-rate: whole MiB/s within [backup] max-rate's range, as config.ts checks that key. */
+function parseMaxRate(raw: string): number {
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_RATE_MIB_LIMIT) {
+    throw new ConfigError(`backup: --max-rate must be a whole number of MiB/s from 0 (no limit) to ${MAX_RATE_MIB_LIMIT}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
 }
 
 async function refusalsExit1(run: () => Promise<void>, command: string): Promise<void> {
@@ -42,10 +53,15 @@ export function registerBackupCommands(program: Command): void {
       .command('backup')
       .description("a consistent online copy of the node's database (SQLite's backup API), sth and startup files, and a manifest with their SHA-256; safe while the node runs")
       .option('--config <file>', "the node's config file (primary or secondary)")
-      .option('--out <dir>', 'an empty or new directory to write the backup into'),
+      .option('--out <dir>', 'an empty or new directory to write the backup into')
+      .option(
+        '--max-rate <MiB/s>',
+        `rate limit of the database copy and, separately, of its SHA-256, so the node keeps its add-leaf throughput; 0: no limit (default: the config's [backup] max-rate, else ${DEFAULT_MAX_RATE_MIB})`,
+      ),
   ).action(async (flags: BackupFlags) => {
     if (flags.config === undefined) throw new ConfigError('backup: --config is required');
     if (flags.out === undefined) throw new ConfigError('backup: --out is required');
+    const maxRate = flags.maxRate === undefined ? undefined : parseMaxRate(flags.maxRate);
     const config = loadAnyConfig(flags.config);
     const outDir = flags.out;
     await refusalsExit1(async () => {
@@ -54,6 +70,7 @@ export function registerBackupCommands(program: Command): void {
         dbFile: config.dbFile,
         sthFile: config.primary.sthFile,
         outDir,
+        bytesPerSecond: mibPerSecond(maxRate ?? config.backup.maxRateMib),
         onProgress: (done, total) => progress.update(done, total),
       });
       progress.finish();

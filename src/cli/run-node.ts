@@ -1,6 +1,7 @@
 // Starts the node for the configured role, and its periodic backups ([backup] dir).
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
+import { mibPerSecond } from '../backup/pace.js';
 import { startPeriodicBackups } from '../backup/periodic.js';
 import { runPrimary } from '../primary/node.js';
 
@@ -17,9 +18,11 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     dir: config.backup.dir,
     intervalMs: config.backup.intervalMs,
     keep: config.backup.keep,
+    bytesPerSecond: mibPerSecond(config.backup.maxRateMib),
     log,
   });
-  log.info(`periodic backups into ${config.backup.dir} every ${config.backup.intervalMs} ms, keeping ${config.backup.keep}`);
+  const rate = config.backup.maxRateMib === 0 ? 'no rate limit' : `copy and hashing at most ${config.backup.maxRateMib} MiB/s`;
+  log.info(`periodic backups into ${config.backup.dir} every ${config.backup.intervalMs} ms, keeping ${config.backup.keep}, ${rate}`);
   return {
     stop: async () => {
       await backups.stop(); // abandons a backup in progress

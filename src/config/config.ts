@@ -8,6 +8,7 @@ import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import type { HttpLimits } from '../http/serve.js';
+import { DEFAULT_MAX_RATE_MIB, MAX_RATE_MIB_LIMIT } from '../backup/pace.js';
 
 export type Role = 'primary' | 'secondary';
 type Section = '' | 'primary' | 'secondary' | 'backup';
@@ -88,6 +89,7 @@ export const SETTINGS: readonly Setting[] = [
   S('backup', 'dir', 'path', '', 'directory for periodic online backups of the running node (empty: none)'),
   S('backup', 'interval', 'duration', 24 * HOUR, 'time between periodic backups (the first is taken at start)', { min: 1000, max: 30 * 24 * HOUR }),
   S('backup', 'keep', 'int', 7, 'finished periodic backups kept (the newest)', { min: 1, max: 10_000 }),
+  S('backup', 'max-rate', 'int', DEFAULT_MAX_RATE_MIB, "MiB/s: rate limit of a backup's database copy and, separately, of its SHA-256, so add-leaf keeps its throughput (0: no limit); also the default of backup --max-rate", { min: 0, max: MAX_RATE_MIB_LIMIT }),
 ];
 
 // Keys log-go knows that have no meaning here; accepted so a log-go config
@@ -134,6 +136,8 @@ export interface BackupConfig {
   intervalMs: number;
   /** ≥ 1 */
   keep: number;
+  /** MiB/s, 0 = no limit. */
+  maxRateMib: number;
 }
 
 export interface Config {
@@ -359,6 +363,7 @@ export function loadConfig(opts: LoadOptions): Config {
       dir: get('backup.dir'),
       intervalMs: get('backup.interval'),
       keep: get('backup.keep'),
+      maxRateMib: get('backup.max-rate'),
     },
     warnings,
   };
