@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_MAX_RATE_MIB } from '../../src/backup/pace.js';
 import { flagName, loadConfig, SETTINGS } from '../../src/config/config.js';
 import { parseDuration } from '../../src/config/duration.js';
 import { ConfigError } from '../../src/errors.js';
@@ -81,6 +82,7 @@ test('config: defaults, flags override the file, arrays of secondaries', () => {
     assert.equal(config.primary.maxVerifications, 1024);
     assert.equal(config.primary.maxVerificationsPerClient, 128);
     assert.equal(config.primary.witnessGraceMs, 2000);
+    assert.equal(config.backup.maxRateMib, DEFAULT_MAX_RATE_MIB, 'backups are paced unless told otherwise');
     const secondary = withConfig('key-file = "k"\ndb-file = "d"\n[secondary]\nprimary-url = "http://p"\n');
     try {
       assert.equal(loadConfig({ role: 'secondary', configFile: secondary.file, flags: {} }).intervalMs, 1000, 'secondary polls every 1s by default');
@@ -167,6 +169,11 @@ test('cli: values out of range are refused at start naming the key: exit 2 and a
     { name: 'max-pending negative', text: primary('max-pending = -1'), message: /"primary.max-pending" must be at least 1, got -1/ },
     { name: 'flag interval of days', text: MINIMAL, flags: ['--interval', '100h'], message: /flag --interval: "interval" must be at most 1h, got "100h"/ },
     { name: 'flag max-range negative', text: MINIMAL, flags: ['--max-range', '-3'], message: /flag --max-range: "primary.max-range" must be at least 1, got -3/ },
+    { name: 'backup max-rate negative', text: MINIMAL + '[backup]\nmax-rate = -1\n', message: /"backup.max-rate" must be zero or more, got -1/ },
+    { name: 'backup max-rate huge', text: MINIMAL + '[backup]\nmax-rate = 1000000\n', message: /"backup.max-rate" must be at most 100000, got 1000000/ },
+    { name: 'backup max-rate fractional', text: MINIMAL + '[backup]\nmax-rate = 1.5\n', message: /"backup.max-rate" must be an integer, got 1.5/ },
+    { name: 'backup max-rate with a unit', text: MINIMAL + '[backup]\nmax-rate = "16MiB"\n', message: /"backup.max-rate" must be an integer, got "16MiB"/ },
+    { name: 'flag backup-max-rate negative', text: MINIMAL, flags: ['--backup-max-rate', '-2'], message: /flag --backup-max-rate: "backup.max-rate" must be zero or more, got -2/ },
   ];
   for (const c of cases) {
     const file = withConfig(c.text);
