@@ -135,8 +135,17 @@ test('backup and restore: bad input', async (t) => {
   writeFileSync(notADb, 'this is not an SQLite database\n');
   const notADbConfig = join(dir.path, 'notadb.toml');
   writeToml(notADbConfig, { 'key-file': source.setup.keyFile, 'db-file': notADb });
+  const badRateConfig = join(dir.path, 'bad-rate.toml');
+  writeFileSync(badRateConfig, `${readFileSync(source.setup.config, 'utf8')}\n[backup]\nmax-rate = -4\n`);
+  const rate = (value: string): string[] => ['backup', '--config', source.setup.config, '--out', join(dir.path, 'x-rate'), '--max-rate', value];
   const cases: Array<{ name: string; args: string[]; code: number; output: RegExp }> = [
-    { name: 'backup --help', args: ['backup', '--help'], code: 0, output: /--out <dir>/ },
+    { name: 'backup --help', args: ['backup', '--help'], code: 0, output: /--out <dir>[\s\S]*--max-rate <MiB\/s>/ },
+    { name: 'backup --max-rate negative', args: rate('-1'), code: 2, output: /--max-rate must be a whole number of MiB\/s from 0 \(no limit\) to 100000, got "-1"/ },
+    { name: 'backup --max-rate fractional', args: rate('1.5'), code: 2, output: /--max-rate must be a whole number of MiB\/s .*, got "1\.5"/ },
+    { name: 'backup --max-rate with a unit', args: rate('16M'), code: 2, output: /--max-rate must be a whole number of MiB\/s .*, got "16M"/ },
+    { name: 'backup --max-rate too large', args: rate('100001'), code: 2, output: /--max-rate must be a whole number of MiB\/s from 0 \(no limit\) to 100000, got "100001"/ },
+    { name: 'backup --max-rate without a value', args: ['backup', '--config', source.setup.config, '--out', join(dir.path, 'x-rate'), '--max-rate'], code: 2, output: /option '--max-rate <MiB\/s>' argument missing/ },
+    { name: 'backup: [backup] max-rate out of range in the config', args: ['backup', '--config', badRateConfig, '--out', join(dir.path, 'x-rate')], code: 2, output: /"backup.max-rate" must be zero or more, got -4/ },
     { name: 'backup without --config', args: ['backup', '--out', join(dir.path, 'x1')], code: 2, output: /--config is required/ },
     { name: 'backup without --out', args: ['backup', '--config', source.setup.config], code: 2, output: /--out is required/ },
     { name: 'backup unknown option', args: ['backup', '--config', source.setup.config, '--out', join(dir.path, 'x2'), '--fast'], code: 2, output: /unknown option/ },
@@ -165,6 +174,7 @@ test('backup and restore: bad input', async (t) => {
     assert.doesNotMatch(r.output, /at .*\.js:\d+/, `${c.name}: no stack trace`);
   }
   assert.ok(!existsSync(join(dir.path, 'target.db')), 'no refused restore installed a database');
+  assert.ok(!existsSync(join(dir.path, 'x-rate')), 'no refused backup wrote anything');
   const original = TreeStore.open(source.setup.dbFile);
   assert.equal(original.size(), 100, 'the existing database was not touched');
   original.close();
