@@ -2,12 +2,14 @@
 //  1. backup: `sigsum-log backup` of a running primary, leaves/s (and MiB/s);
 //     add-leaf throughput while backups run back to back, as a ratio to
 //     add-leaf without one, both for the CLI (another process) and for the
-//     node's own periodic backup (its steps share the node's event loop).
+//     node's own periodic backup (a worker thread in the node), in windows
+//     alternating with the ones without; `node dist/bench/lifecycle.js backup`
+//     runs only this part (BACKUP_MAX_RATE=0,16 for one run per rate).
 //  2. import: `sigsum-log import` of a primary's public API serving
 //     max-range 512, leaves/s, as a ratio of the local append rate measured
 //     in the same run (building the source tree). Target ≥ 0.3.
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSeed, signerFromSeed } from '../src/crypto/index.js';
@@ -59,56 +61,96 @@ async function publishedSize(publicUrl: string): Promise<number> {
   return res.status === 200 ? parseCosignedTreeHead(res.body).size : -1;
 }
 
-export async function benchBackup(count: number, submissions = 20_000): Promise<Record<string, number>> {
+/**
+ * Backup figures. add-leaf is measured in windows of `submissions` requests,
+ * alternating without and with backups, `rounds` times, so that the other
+ * load of a shared machine weighs on both alike; each ratio is the mean rate
+ * during backups over the mean rate without. `maxRateMib` is given to
+ * `backup --max-rate` and `[backup] max-rate` (undefined: the default; a
+ * build without the option must leave it undefined).
+ */
+export async function benchBackup(count: number, submissions = 20_000, opts: { rounds?: number; maxRateMib?: number } = {}): Promise<Record<string, number>> {
+  const rounds = opts.rounds ?? 3;
+  const rateArgs = opts.maxRateMib === undefined ? [] : ['--max-rate', String(opts.maxRateMib)];
+  const rateKey = opts.maxRateMib === undefined ? '' : `max-rate = ${opts.maxRateMib}\n`;
   const dir = tempDir('sigsum-bench-backup-');
   let proc: NodeProcess | undefined;
   try {
     const setup = await preparePrimary(dir.path, { interval: '1s', primary: { 'max-pending': 200_000 } });
     buildTree(setup.dbFile, count);
     writeFileSync(`${setup.sthFile}.startup`, 'startup=local-tree\n');
+    const plainConfig = readFileSync(setup.config, 'utf8');
+    const withBackups = `${plainConfig}\n[backup]\ndir = ${JSON.stringify(join(dir.path, 'periodic'))}\ninterval = "1s"\nkeep = 1\n${rateKey}`;
     proc = await startNodeProcess('primary', setup);
 
     // Backup alone, of the idle running primary.
     const t0 = performance.now();
-    const alone = await runCli(['backup', '--config', setup.config, '--out', join(dir.path, 'alone')], 600_000);
+    const alone = await runCli(['backup', '--config', setup.config, '--out', join(dir.path, 'alone'), ...rateArgs], 600_000);
     const aloneSeconds = (performance.now() - t0) / 1000;
     if (alone.code !== 0) throw new Error(`backup failed: ${alone.output}`);
     const copySize = Number(/tree size (\d+)/.exec(alone.output)?.[1]);
+    const copyBytes = statSync(join(dir.path, 'alone', 'log.db')).size;
 
-    const baseline = await addLeafRate(setup, addLeafBodies(submissions));
+    const baseline: number[] = [];
+    const duringCli: number[] = [];
+    const duringPeriodic: number[] = [];
+    let cliBackups = 0;
+    let periodicBackups = 0;
+    let n = 0;
+    for (let round = 0; round < rounds; round++) {
+      // Without a backup (the node as started without [backup]).
+      baseline.push(await addLeafRate(setup, addLeafBodies(submissions)));
 
-    // add-leaf while CLI backups run back to back.
-    let running = true;
-    let backups = 0;
-    const loop = (async () => {
-      while (running) {
-        const r = await runCli(['backup', '--config', setup.config, '--out', join(dir.path, `during-${backups}`)], 600_000);
-        if (r.code !== 0) throw new Error(`backup failed: ${r.output}`);
-        backups++;
-      }
-    })();
-    await sleep(300); // let the first backup start copying
-    const duringCli = await addLeafRate(setup, addLeafBodies(submissions));
-    running = false;
-    await loop;
-    await proc.stop();
+      // While CLI backups run back to back in another process; the one running
+      // when the window ends is killed (a bench, not a backup).
+      const bodies = addLeafBodies(submissions);
+      let running = true;
+      let current: NodeProcess | undefined;
+      const loop = (async () => {
+        while (running) {
+          current = spawnCli(['backup', '--config', setup.config, '--out', join(dir.path, `during-${n++}`), ...rateArgs], { name: 'backup' });
+          const code = await current.exited;
+          if (running && code !== 0) throw new Error(`backup failed: ${current.output}`);
+          if (running) cliBackups++;
+        }
+      })();
+      await sleep(300); // let the first backup start copying
+      duringCli.push(await addLeafRate(setup, bodies));
+      running = false;
+      await current?.kill9();
+      await loop;
 
-    // add-leaf while the node itself backs up (periodic, every second: back to back).
-    appendFileSync(setup.config, `\n[backup]\ndir = ${JSON.stringify(join(dir.path, 'periodic'))}\ninterval = "1s"\nkeep = 1\n`);
-    proc = await startNodeProcess('primary', setup);
-    await proc.waitForOutput(/backup: \S+ \(tree size/, 600_000); // one finished: the next is under way
-    const duringPeriodic = await addLeafRate(setup, addLeafBodies(submissions));
-    const periodicRuns = (proc.output.match(/backup: \S+ \(tree size/g) ?? []).length;
+      // While the node itself backs up (periodic, every second: back to back).
+      await proc.stop();
+      writeFileSync(setup.config, withBackups);
+      proc = await startNodeProcess('primary', setup);
+      const periodicBodies = addLeafBodies(submissions);
+      await proc.waitForOutput(/periodic backups into/, 60_000);
+      await sleep(300);
+      duringPeriodic.push(await addLeafRate(setup, periodicBodies));
+      periodicBackups += (proc.output.match(/backup: \S+ \(tree size/g) ?? []).length;
+      await proc.stop();
+      writeFileSync(setup.config, plainConfig);
+      proc = await startNodeProcess('primary', setup);
+    }
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const ratios = (xs: number[]): number[] => xs.map((x, i) => x / (baseline[i] as number));
     return {
       'backup leaves/s (sigsum-log backup, idle running primary)': copySize / aloneSeconds,
+      'backup MiB/s of database (idle running primary)': copyBytes / 1024 / 1024 / aloneSeconds,
       'backup seconds': aloneSeconds,
-      'add-leaf leaves/s without a backup': baseline,
-      'add-leaf leaves/s during CLI backups': duringCli,
-      'ratio during CLI backups / without': duringCli / baseline,
-      'CLI backups finished meanwhile': backups,
-      'add-leaf leaves/s during the node\'s periodic backups': duringPeriodic,
-      'ratio during periodic backups / without': duringPeriodic / baseline,
-      'periodic backups finished (incl. before the load)': periodicRuns,
+      'add-leaf leaves/s without a backup (mean of the rounds)': mean(baseline),
+      'add-leaf leaves/s during CLI backups': mean(duringCli),
+      'ratio during CLI backups / without': mean(duringCli) / mean(baseline),
+      'ratio during CLI backups, lowest round': Math.min(...ratios(duringCli)),
+      'ratio during CLI backups, highest round': Math.max(...ratios(duringCli)),
+      'CLI backups finished meanwhile': cliBackups,
+      'add-leaf leaves/s during the node\'s periodic backups': mean(duringPeriodic),
+      'ratio during periodic backups / without': mean(duringPeriodic) / mean(baseline),
+      'ratio during periodic backups, lowest round': Math.min(...ratios(duringPeriodic)),
+      'ratio during periodic backups, highest round': Math.max(...ratios(duringPeriodic)),
+      'periodic backups finished (incl. outside the windows)': periodicBackups,
+      rounds,
     };
   } finally {
     await proc?.stop();
@@ -154,5 +196,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const leaves = Number(process.env.LEAVES ?? 1_000_000);
   const which = process.argv[2] ?? 'both';
   if (which !== 'backup') console.log(await benchImport(leaves));
-  if (which !== 'import') console.log(await benchBackup(leaves));
+  // BACKUP_MAX_RATE=0,8,16: one backup bench per rate (MiB/s; unset: the default).
+  const rates = process.env.BACKUP_MAX_RATE?.split(',').map(Number) ?? [undefined];
+  for (const maxRateMib of rates) {
+    if (which !== 'import') console.log({ maxRateMib: maxRateMib ?? 'default', ...(await benchBackup(leaves, 20_000, { maxRateMib })) });
+  }
 }
