@@ -238,7 +238,7 @@ export async function copySnapshot(req: CopyRequest, progress: (done: number, to
       let unsynced = 0;
       let destFd: number | undefined;
       try {
-        await store.db.backup(req.dest, {
+        const last = await store.db.backup(req.dest, {
           progress: ({ totalPages, remainingPages }) => {
             const done = totalPages - remainingPages;
             // Written back in small pieces as the copy goes, not all at its end:
@@ -256,6 +256,8 @@ export async function copySnapshot(req: CopyRequest, progress: (done: number, to
             return req.pagesPerStep;
           },
         });
+        // The last step is not reported to the callback; its bytes are paced here.
+        if (!sleepSync(pacer.charge((last.totalPages - copied) * pageSize), req.wake)) throw new BackupAborted();
       } finally {
         if (destFd !== undefined) closeSync(destFd);
       }
