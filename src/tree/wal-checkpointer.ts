@@ -103,7 +103,8 @@ export class WalCheckpointer {
     if (this.stopped) return;
     this.stopped = true;
     Atomics.store(this.state, CheckpointSlot.Stop, 1);
-    Atomics.notify(this.state, CheckpointSlot.Commits);
+    Atomics.notify(this.state, CheckpointSlot.Commits); // the worker waits for a commit…
+    Atomics.notify(this.state, CheckpointSlot.Stop); // …or sleeps out its interval on this slot
     const deadline = Date.now() + STOP_TIMEOUT_MS;
     while (Atomics.load(this.state, CheckpointSlot.Stopped) === 0 && Date.now() < deadline) {
       Atomics.wait(this.state, CheckpointSlot.Stopped, 0, 50);
