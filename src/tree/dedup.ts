@@ -44,12 +44,27 @@
 //
 // Most lookups are for new leaves, and a miss in a disk B-tree larger than the
 // page cache costs a page read (measured 2.6 µs per leaf at 1M leaves, 16% of
-// append time, before this filter). A fixed-size filter over the disk level's prefixes (one bit per top
-// 25 bits of h6, 4 MiB in tree_dedup_filter, one row per slice, a row
-// rewritten when its slice is written) skips the probe for most: 3% false
-// positives at 1M disk entries, 26% at 10M. Its size does not grow with the
+// append time, before this filter). A fixed-size filter over the disk level's
+// prefixes (one bit per top 27 bits of h6, 16 MiB in tree_dedup_filter, one
+// row per slice's h6 range) skips the probe for most: 0.7% false positives at
+// 1M disk entries, 7% at 10M, 53% at 100M. Its size does not grow with the
 // tree; it only loses effect. Bits are never cleared (truncation leaves stale
-// ones): a stale bit costs one probe, never a wrong answer.
+// ones): a stale bit costs one probe, never a wrong answer. (Schema 3 and
+// older had 25 bits, 4 MiB: 26% false positives at 10M, each one a search in
+// every level, ~1.4 µs per appended leaf at 10M; the migration widens it.)
+//
+// The stored filter is written once per FILTER_SAVE_CHUNKS chunks, not with
+// every slice: every row holds 131,072 new bits per chunk, so saving per slice
+// rewrote the whole filter per chunk (128 bytes of WAL per leaf at 16 MiB).
+// During the flush of a chunk c with c % FILTER_SAVE_CHUNKS = 0, each slice's
+// filter row is written with the slice, after the slice's bits are set; when
+// the last slice is written, every row covers every disk entry below
+// (c + 1) · chunk, and state "dedup_filter_upto" says so. Invariant: the
+// stored rows have the bit of every disk entry whose index is below
+// dedup_filter_upto. Opening adds the bits of leaves [dedup_filter_upto, size)
+// from their stored leaf hashes (at most ~5 chunks), so no disk entry is ever
+// missing from the filter in memory; a truncation below dedup_filter_upto
+// lowers it.
 import type Database from 'better-sqlite3';
 import { TreeIntegrityError } from './errors.js';
 import type { HashText } from './hash.js';
@@ -57,6 +72,8 @@ import { PrefixMultimap } from './prefix-multimap.js';
 
 const DIGEST_PAGE = 4096;
 const INSERT_ROWS = 128;
+/** Chunks between two saves of the filter (see above). */
+const FILTER_SAVE_CHUNKS = 4;
 /** Slices per chunk move, by h6 range; also the filter's rows. */
 const SLICES = 32;
 const H6_END = 2 ** 48;
@@ -106,17 +123,65 @@ export function hashPrefix(hash: HashText): number {
   );
 }
 
-const FILTER_BITS_LOG2 = 25;
+const FILTER_BITS_LOG2 = 27;
 const FILTER_BYTES = 2 ** (FILTER_BITS_LOG2 - 3);
 const FILTER_SHIFT = 2 ** (48 - FILTER_BITS_LOG2);
 /** Bytes of the filter covering one slice's h6 range (bits are in h6 order). */
 const SLICE_FILTER_BYTES = FILTER_BYTES / SLICES;
+/** The filter of schema 3 and older: 25 bits, rows of 128 KiB, one per slice. */
+const SCHEMA_3_FILTER_BITS_LOG2 = 25;
+const SCHEMA_3_SLICE_FILTER_BYTES = 2 ** (SCHEMA_3_FILTER_BITS_LOG2 - 3) / SLICES;
+
+/**
+ * One schema-3 filter row as a row of the 27-bit filter: old bit i (the top
+ * 25 bits of h6) becomes new bits 4i … 4i+3, every h6 it stood for, so the
+ * widened filter admits everything the old one did. Pure.
+ */
+export function widenFilterRow(old: Uint8Array): Uint8Array {
+  const widen = 2 ** (FILTER_BITS_LOG2 - SCHEMA_3_FILTER_BITS_LOG2);
+  if (widen !== 4) throw new Error('internal error: widenFilterRow expects 4 new bits per old bit');
+  const out = new Uint8Array(old.length * widen);
+  for (let i = 0; i < old.length; i++) {
+    const byte = old[i] as number;
+    for (let k = 0; k < 4; k++) {
+      // new byte 4i + k holds old bits 2k (low nibble) and 2k + 1 (high nibble)
+      out[4 * i + k] = ((byte >> (2 * k)) & 1 ? 0x0f : 0) | ((byte >> (2 * k + 1)) & 1 ? 0xf0 : 0);
+    }
+  }
+  return out;
+}
+
+/**
+ * Schema 3 → 4, inside the caller's transaction: the filter widens from 25 to
+ * 27 bits. Valid rows are widened in place (O(filter size): no scan of the
+ * disk level); when any row is missing or malformed they are all dropped, and
+ * opening rebuilds the filter from tree_dedup as before. The widened rows
+ * cover every disk entry (schema 3 wrote each slice's row with the slice), so
+ * dedup_filter_upto becomes dedup_upto. Bits of the old filter stay 4 times
+ * as coarse until fsck --repair rebuilds the index.
+ */
+export function migrateFilterTo27Bits(db: Database.Database): void {
+  const rows = db.prepare<[], [number, unknown]>('SELECT id, bits FROM tree_dedup_filter').raw().all();
+  const valid = rows.filter(
+    ([id, bits]) => Number.isInteger(id) && id >= 0 && id < SLICES && Buffer.isBuffer(bits) && bits.length === SCHEMA_3_SLICE_FILTER_BYTES,
+  );
+  if (valid.length === SLICES) {
+    const write = db.prepare<[Uint8Array, number]>('UPDATE tree_dedup_filter SET bits = ? WHERE id = ?');
+    for (const [id, bits] of valid) write.run(widenFilterRow(bits as Buffer), id);
+  } else {
+    db.exec('DELETE FROM tree_dedup_filter');
+  }
+  const upto: unknown = db.prepare("SELECT value FROM tree_state WHERE name = 'dedup_upto'").pluck().get();
+  db.prepare(
+    "INSERT INTO tree_state (name, value) VALUES ('dedup_filter_upto', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+  ).run(typeof upto === 'number' && Number.isSafeInteger(upto) && upto >= 0 ? upto : 0);
+}
 
 function sliceOf(h6: number): number {
   return Math.floor(h6 / H6_SPAN);
 }
 
-/** One bit per value of the top 25 bits of h6: "some disk entry may have this prefix". */
+/** One bit per value of the top 27 bits of h6: "some disk entry may have this prefix". */
 class PrefixFilter {
   readonly bits = new Uint8Array(FILTER_BYTES);
 
@@ -141,10 +206,14 @@ class PrefixFilter {
  */
 export type LeafHashReader = (index: number) => HashText;
 
+/** Calls visit with hashPrefix of the stored leaf hash of each index in [start, end), in order. */
+export type LeafPrefixReader = (start: number, end: number, visit: (h6: number) => void) => void;
+
 export class LeafHashIndex {
   private chunk = DEFAULT_DEDUP_CHUNK;
   private upto = 0;
   private slicesDone = 0; // of the chunk [upto, upto + chunk)
+  private filterUpto = 0; // the stored filter rows cover every disk entry below this index
   private size = 0;
   private readonly memory = new PrefixMultimap();
   private readonly filter = new PrefixFilter();
@@ -242,9 +311,10 @@ export class LeafHashIndex {
 
   /**
    * Rebuilds the memory level from durable state for a tree of `size` leaves.
-   * hashesFrom(start, end) yields the stored leaf hashes of [start, end).
+   * prefixesFrom(start, end, visit) calls visit with hashPrefix of each stored
+   * leaf hash of [start, end), in index order.
    */
-  load(size: number, hashesFrom: (start: number, end: number) => Iterable<HashText>): void {
+  load(size: number, prefixesFrom: LeafPrefixReader): void {
     this.chunk = this.readState.get('dedup_chunk') ?? DEFAULT_DEDUP_CHUNK;
     this.upto = this.readState.get('dedup_upto') ?? 0;
     this.slicesDone = this.readState.get('dedup_slices') ?? 0;
@@ -260,11 +330,23 @@ export class LeafHashIndex {
         `dedup state (chunk ${this.chunk}, upto ${this.upto}, slices ${this.slicesDone}) does not fit a tree of ${size}`,
       );
     }
+    this.filterUpto = this.readState.get('dedup_filter_upto') ?? 0;
+    if (!Number.isSafeInteger(this.filterUpto) || this.filterUpto < 0 || this.filterUpto > this.upto) {
+      throw new TreeIntegrityError(`dedup filter state (upto ${this.filterUpto}) does not fit the disk level (upto ${this.upto})`);
+    }
     this.loadLevels();
     this.loadFilter();
     this.size = this.upto;
     this.memory.reset(Math.max(size - this.upto, this.chunk));
-    for (const h of hashesFrom(this.upto, size)) this.add(h, this.size);
+    // Leaves the stored filter may not cover get their bits from their stored
+    // hashes (a superset: those still in memory only cost a probe until they
+    // move to disk); those from upto on are the memory level.
+    let index = this.filterUpto;
+    prefixesFrom(this.filterUpto, size, (h6) => {
+      this.filter.add(h6);
+      if (index++ >= this.upto) this.addPrefix(h6, this.size);
+    });
+    if (index !== size) throw new Error(`internal error: the leaf-hash index loaded ${index - this.filterUpto} of ${size - this.filterUpto} prefixes`);
   }
 
   /**
@@ -324,8 +406,11 @@ export class LeafHashIndex {
 
   /** Records the leaf at `index`, which must be the next index (the tree's size). */
   add(hash: HashText, index: number): void {
+    this.addPrefix(hashPrefix(hash), index);
+  }
+
+  private addPrefix(h6: number, index: number): void {
     if (index !== this.size) throw new Error(`dedup index out of step: adding ${index} at size ${this.size}`);
-    const h6 = hashPrefix(hash);
     const at = index - this.upto;
     if (at >= this.recent.length) {
       const bigger = new Float64Array(this.recent.length * 2);
@@ -471,12 +556,18 @@ export class LeafHashIndex {
       this.insert.run(this.recent[i] as number, this.upto + i);
     }
     for (const i of order) this.filter.add(this.recent[i] as number);
-    this.writeFilter.run(s, this.filter.slice(s));
+    const savesFilter = (this.upto / this.chunk) % FILTER_SAVE_CHUNKS === 0;
+    if (savesFilter) this.writeFilter.run(s, this.filter.slice(s));
     if (order.length > 0) this.setLevelRows(1, (this.levelRows[1] ?? 0) + order.length);
     this.slicesDone++;
     if (this.slicesDone === SLICES) {
       this.upto += this.chunk;
       this.slicesDone = 0;
+      if (savesFilter) {
+        // Every row was written during this chunk, each after its slice: all cover [0, upto).
+        this.filterUpto = this.upto;
+        this.writeState.run('dedup_filter_upto', this.filterUpto);
+      }
       // The memory level keeps what is left.
       const rest = this.recent.slice(this.chunk, this.chunk + (this.size - this.upto));
       this.recent = new Float64Array(Math.max(this.chunk + 1024, rest.length * 2));
@@ -520,23 +611,32 @@ export class LeafHashIndex {
     this.deleteFrom.run(keep);
     this.upto = keep;
     this.slicesDone = 0;
+    // Leaves appended again from keep on are not in the stored rows.
+    this.filterUpto = Math.min(this.filterUpto, keep);
+    this.writeState.run('dedup_filter_upto', this.filterUpto);
     this.writeState.run('dedup_upto', this.upto);
     this.writeState.run('dedup_slices', 0);
     this.recountLevels();
     for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) this.writeState.run(`dedup_rows_${level}`, this.levelRows[level] as number);
   }
 
-  /** Reads the stored filter, or rebuilds it from tree_dedup if rows are missing or malformed. */
+  /**
+   * Reads the stored filter rows; load() then adds the leaves from
+   * dedup_filter_upto on. With nothing stored to rely on (dedup_filter_upto
+   * 0) the rows are not read. If rows are missing or malformed the filter is
+   * rebuilt from tree_dedup (O(disk entries), in memory only).
+   */
   private loadFilter(): void {
-    let valid = 0;
     this.filter.bits.fill(0);
-    for (const [id, bits] of this.readFilter.all()) {
+    if (this.filterUpto === 0) return;
+    let valid = 0;
+    for (const [id, bits] of this.readFilter.iterate()) {
       if (Number.isInteger(id) && id >= 0 && id < SLICES && Buffer.isBuffer(bits) && bits.length === SLICE_FILTER_BYTES) {
         this.filter.slice(id).set(bits);
         valid++;
       }
     }
-    if (valid !== SLICES && !this.diskEmpty) this.rebuildFilter();
+    if (valid !== SLICES) this.rebuildFilter();
   }
 
   /** The entries each disk level (1..MAX_DEDUP_LEVEL) should hold, by its state. */

@@ -1,6 +1,6 @@
 // TreeStore: the log's Merkle tree, durably, in one SQLite file.
 //
-// Storage (schema version 3; tables prefixed tree_):
+// Storage (schema version 4; tables prefixed tree_):
 // - tree_leaf_tiles(k, leaves): leaves [wk, wk+w), length-prefixed, in the
 //   file's leaf format (leaf-tiles.ts): w = 31 (30 in files from schema 2 and
 //   older) Sigsum leaves fill one 4 KiB page.
@@ -10,12 +10,14 @@
 //   appending.
 // - tree_dedup(level, h6, idx), tree_dedup_filter: the leveled disk level of
 //   the leaf-hash map and a fixed-size filter over it (dedup.ts). Version 1
-//   had tree_dedup(h6, idx); opening such a file migrates it in place.
+//   had tree_dedup(h6, idx), version 3 and older a 4 MiB filter; opening such
+//   a file migrates it in place.
 // - tree_state(name, value): schema_version, size, dedup_chunk, dedup_upto,
-//   dedup_slices, dedup_rows_<level>, dedup_cursor_<level>, leaf_format.
+//   dedup_slices, dedup_filter_upto, dedup_rows_<level>, dedup_cursor_<level>,
+//   leaf_format.
 // - tree_meta(key, value): free-form metadata for callers (getMeta/setMeta).
 // About 218 bytes per 128-byte leaf at 10M leaves: 132 leaf (137 in leaf
-// format 1), 65 hashes, ~20 dedup, plus the 4 MiB filter.
+// format 1), 65 hashes, ~20 dedup, plus the 16 MiB filter.
 //
 // Durability: WAL mode with synchronous=FULL, so the WAL is fsynced at every
 // COMMIT and a transaction that has committed survives power loss (with
@@ -30,10 +32,10 @@
 // A store opened as sole writer (a running node) skips that check on reads
 // and refuses a write that finds another connection committed.
 // Memory is bounded whatever the tree size: 8 MiB SQLite page cache, 12 MiB
-// tile cache, ~5 MiB dedup memory level, 4 MiB filter.
+// tile cache, ~5 MiB dedup memory level, 16 MiB filter.
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
-import { BatchDedup, DEDUP_TABLE_SQL, DEFAULT_DEDUP_CHUNK, LeafHashIndex, migrateDedupToLevels } from './dedup.js';
+import { BatchDedup, DEDUP_TABLE_SQL, DEFAULT_DEDUP_CHUNK, LeafHashIndex, migrateDedupToLevels, migrateFilterTo27Bits } from './dedup.js';
 import { edgeLevels, RightEdge } from './compact.js';
 import { checkStoredTree, checkTree, streamLeaves, type StoredTree, type TreeCheck, type TreeCheckOptions } from './integrity.js';
 import { DatabaseOpenError, TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.js';
@@ -52,11 +54,12 @@ import {
   tileCount,
   tileId,
   tileLevels,
+  TILE_WIDTH,
 } from './tiles.js';
 import { bytesEqual } from '../hex.js';
 import { HASH_SIZE, type Hash } from '../types.js';
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export { TreeDivergenceError, TreeGapError, TreeIntegrityError };
 
@@ -107,7 +110,7 @@ CREATE TABLE tree_hash_tiles (id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
 ${DEDUP_TABLE_SQL};
 CREATE TABLE tree_dedup_filter (id INTEGER PRIMARY KEY, bits BLOB NOT NULL);
 INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('size', 0), ('dedup_upto', 0), ('dedup_slices', 0),
-  ('leaf_format', ${NEW_FILE_LEAF_FORMAT.id});
+  ('dedup_filter_upto', 0), ('leaf_format', ${NEW_FILE_LEAF_FORMAT.id});
 `;
 
 // Page cache per connection: bounded, so memory does not grow with the tree;
@@ -117,10 +120,12 @@ const DEFAULT_TILE_CACHE_TILES = 3072; // ≤ 12 MiB: every upper tile of a 16M-
 // Ragged-edge subtree hashes remembered (see SubtreeMemo); ~100 bytes each.
 const MEMO_ENTRIES = 4096;
 const LEAF_PAGE_TILES = 64;
+/** Position in its level-0 hash tile of the leaf hash of each leaf of the tile. */
+const LEAF_POSITIONS = Array.from({ length: TILE_WIDTH }, (_v, j) => nodeAddress(0, j).position);
 
 function checkSchemaVersion(db: Database.Database, path: string): void {
   const version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
-  if (version === 1 || version === 2) {
+  if (version === 1 || version === 2 || version === 3) {
     throw new Error(`${path}: tree schema version ${version}; it is migrated to ${SCHEMA_VERSION} when opened for writing (by the node, or fsck --repair), not read-only`);
   }
   if (version !== SCHEMA_VERSION) {
@@ -155,6 +160,13 @@ function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: nu
       db.prepare("INSERT INTO tree_state (name, value) VALUES ('leaf_format', ?)").run(LEAF_FORMAT_1.id);
       db.prepare("UPDATE tree_state SET value = 3 WHERE name = 'schema_version'").run();
       version = 3;
+    }
+    if (version === 3) {
+      // 3 → 4: the leaf-hash filter widens from 4 to 16 MiB and is saved once
+      // per few chunks (dedup.ts); the old rows are widened, not rebuilt.
+      migrateFilterTo27Bits(db);
+      db.prepare("UPDATE tree_state SET value = 4 WHERE name = 'schema_version'").run();
+      version = 4;
     }
     if (version !== SCHEMA_VERSION) {
       throw new Error(`${path}: tree schema version ${String(version)}, this program reads ${SCHEMA_VERSION}`);
@@ -211,6 +223,7 @@ export class TreeStore {
     deleteLeafTiles: Database.Statement<[number]>;
     countLeafTiles: Database.Statement<[], number>;
     hashTile: Database.Statement<[number], Buffer>;
+    hashTileRange: Database.Statement<[number, number], [number, unknown]>;
     putHashTile: Database.Statement<[number, Buffer]>;
     deleteHashTiles: Database.Statement<[number, number]>;
     countHashTiles: Database.Statement<[], number>;
@@ -261,6 +274,9 @@ export class TreeStore {
       deleteLeafTiles: db.prepare<[number]>('DELETE FROM tree_leaf_tiles WHERE k >= ?'),
       countLeafTiles: db.prepare<[], number>('SELECT count(*) FROM tree_leaf_tiles').pluck(),
       hashTile: db.prepare<[number], Buffer>('SELECT hashes FROM tree_hash_tiles WHERE id = ?').pluck(),
+      hashTileRange: db
+        .prepare<[number, number], [number, unknown]>('SELECT id, hashes FROM tree_hash_tiles WHERE id >= ? AND id < ? ORDER BY id')
+        .raw(),
       putHashTile: db.prepare<[number, Buffer]>(
         'INSERT INTO tree_hash_tiles (id, hashes) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET hashes = excluded.hashes',
       ),
@@ -579,12 +595,12 @@ export class TreeStore {
       this.db
         .transaction(() => {
           this.db.exec(`DELETE FROM tree_hash_tiles; DELETE FROM tree_dedup; DELETE FROM tree_dedup_filter;
-            UPDATE tree_state SET value = 0 WHERE name IN ('dedup_upto', 'dedup_slices');
+            UPDATE tree_state SET value = 0 WHERE name IN ('dedup_upto', 'dedup_slices', 'dedup_filter_upto');
             DELETE FROM tree_state WHERE name GLOB 'dedup_rows_*' OR name GLOB 'dedup_cursor_*';`);
           this.tiles.clear();
           this.memo.clear();
           this.sizeNow = this.stmt.size.get() ?? 0;
-          this.index.load(0, () => []);
+          this.index.load(0, () => undefined);
           const failures: string[] = [];
           let pending: HashText[] = [];
           let start = 0;
@@ -714,12 +730,37 @@ export class TreeStore {
     this.tiles.clear();
     this.memo.clear();
     this.sizeNow = this.stmt.size.get() ?? 0;
-    this.index.load(this.sizeNow, (start, end) => this.leafHashRange(start, end));
+    this.index.load(this.sizeNow, (start, end, visit) => this.leafHashPrefixes(start, end, visit));
     this.dataVersion = version;
   }
 
-  private *leafHashRange(start: number, end: number): Generator<HashText> {
-    for (let i = start; i < end; i++) yield this.nodeText(0, i);
+  /**
+   * hashPrefix of the stored leaf hash of every index in [start, end), read
+   * tile by tile straight from SQLite (a range scan, past the tile cache,
+   * which a node's start would otherwise flush): what rebuilding the dedup
+   * memory level and filter at open needs, ~10× faster than a node read per leaf.
+   */
+  private leafHashPrefixes(start: number, end: number, visit: (h6: number) => void): void {
+    if (end <= start) return;
+    const firstTile = Math.floor(start / TILE_WIDTH);
+    const lastTile = Math.floor((end - 1) / TILE_WIDTH);
+    let expected = firstTile;
+    for (const [id, tile] of this.stmt.hashTileRange.iterate(tileId(0, firstTile), tileId(0, lastTile) + 1)) {
+      if (id !== tileId(0, expected) || !Buffer.isBuffer(tile)) break;
+      const base = expected * TILE_WIDTH;
+      const from = Math.max(start, base) - base;
+      const to = Math.min(end, base + TILE_WIDTH) - base;
+      for (let j = from; j < to; j++) {
+        const o = (LEAF_POSITIONS[j] as number) * HASH_SIZE;
+        if (o + HASH_SIZE > tile.length) throw new TreeIntegrityError(`stored hash of leaf ${base + j} is missing`);
+        visit(
+          ((tile[o] as number) * 0x10000 + (tile[o + 1] as number) * 0x100 + (tile[o + 2] as number)) * 0x1000000 +
+            ((tile[o + 3] as number) * 0x10000 + (tile[o + 4] as number) * 0x100 + (tile[o + 5] as number)),
+        );
+      }
+      expected++;
+    }
+    if (expected <= lastTile) throw new TreeIntegrityError(`hash tile (level 0, index ${expected}) is missing`);
   }
 
   private checkSize(size: number): void {

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { toHex } from '../../src/hex.js';
 import { leafHash, rootFromLeafHashes } from '../../src/tree/hash.js';
 import { SCHEMA_VERSION, TreeIntegrityError, TreeStore, type TreeStoreOptions } from '../../src/tree/store.js';
-import { dbPath, leafOf, leavesOf, rewriteLeafTilesAsFormat1, tempDir } from './helpers.js';
+import { dbPath, leafOf, leavesOf, rewriteFilterAsSchema3, rewriteLeafTilesAsFormat1, tempDir } from './helpers.js';
 
 let dir = '';
 let cleanup = (): void => {};
@@ -135,6 +135,7 @@ describe('schema 1 → 2 migration', () => {
     const db = new Database(path);
     db.exec('BEGIN');
     rewriteLeafTilesAsFormat1(db);
+    rewriteFilterAsSchema3(db);
     db.exec(`
 CREATE TABLE tree_dedup_v1 (h6 INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (h6, idx)) WITHOUT ROWID;
 INSERT INTO tree_dedup_v1 (h6, idx) SELECT h6, idx FROM tree_dedup;

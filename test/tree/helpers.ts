@@ -226,3 +226,23 @@ export function rewriteLeafTilesAsFormat1(db: import('better-sqlite3').Database)
   }
   db.prepare("DELETE FROM tree_state WHERE name = 'leaf_format'").run();
 }
+
+/**
+ * Rewrites the leaf-hash filter as schema 3 and older stored it: 25 bits (one
+ * per top 25 bits of the 6-byte prefix), 32 rows of 128 KiB, each covering
+ * every disk entry of its prefix range, and no dedup_filter_upto record.
+ * Computed from the disk entries, so it is the filter those versions held.
+ * Inside the caller's transaction.
+ */
+export function rewriteFilterAsSchema3(db: import('better-sqlite3').Database): void {
+  const bits = new Uint8Array(2 ** 22);
+  for (const h6 of db.prepare('SELECT h6 FROM tree_dedup').pluck().iterate() as Iterable<number>) {
+    const bit = Math.floor(h6 / 2 ** 23);
+    bits[bit >>> 3] = (bits[bit >>> 3] as number) | (1 << (bit & 7));
+  }
+  db.prepare('DELETE FROM tree_dedup_filter').run();
+  const put = db.prepare('INSERT INTO tree_dedup_filter (id, bits) VALUES (?, ?)');
+  const rowBytes = bits.length / 32;
+  for (let id = 0; id < 32; id++) put.run(id, bits.subarray(id * rowBytes, (id + 1) * rowBytes));
+  db.prepare("DELETE FROM tree_state WHERE name = 'dedup_filter_upto'").run();
+}

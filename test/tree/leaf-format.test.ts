@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { toHex } from '../../src/hex.js';
 import { leafHash, rootFromLeafHashes } from '../../src/tree/hash.js';
 import { SCHEMA_VERSION, TreeStore } from '../../src/tree/store.js';
-import { dbPath, leafOf, leavesOf, rewriteLeafTilesAsFormat1, tempDir } from './helpers.js';
+import { dbPath, leafOf, leavesOf, rewriteFilterAsSchema3, rewriteLeafTilesAsFormat1, tempDir } from './helpers.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -43,6 +43,7 @@ function writeVersion2(path: string, leaves: readonly Uint8Array[]): void {
   const db = new Database(path);
   db.transaction(() => {
     rewriteLeafTilesAsFormat1(db);
+    rewriteFilterAsSchema3(db);
     db.prepare("UPDATE tree_state SET value = 2 WHERE name = 'schema_version'").run();
   })();
   db.close();
@@ -64,7 +65,7 @@ describe('leaf tile formats', () => {
       const path = dbPath(dir, `v2-${files++}.db`);
       const leaves = leavesOf(0, count);
       writeVersion2(path, leaves);
-      assert.throws(() => TreeStore.open(path, { readOnly: true }), /tree schema version 2; it is migrated to 3 when opened for writing/);
+      assert.throws(() => TreeStore.open(path, { readOnly: true }), /tree schema version 2; it is migrated to 4 when opened for writing/);
       const store = TreeStore.open(path);
       try {
         assert.equal(state(path, 'schema_version'), SCHEMA_VERSION);
