@@ -51,7 +51,7 @@
 // tree; it only loses effect. Bits are never cleared (truncation leaves stale
 // ones): a stale bit costs one probe, never a wrong answer. (Schema 3 and
 // older had 25 bits, 4 MiB: 26% false positives at 10M, each one a search in
-// every level, ~1.4 µs per appended leaf at 10M; the migration widens it.)
+// every level, ~1.4 µs per appended leaf at 10M; the migration rebuilds it.)
 //
 // The stored filter is written once per FILTER_SAVE_CHUNKS chunks, not with
 // every slice: every row holds 131,072 new bits per chunk, so saving per slice
@@ -128,49 +128,23 @@ const FILTER_BYTES = 2 ** (FILTER_BITS_LOG2 - 3);
 const FILTER_SHIFT = 2 ** (48 - FILTER_BITS_LOG2);
 /** Bytes of the filter covering one slice's h6 range (bits are in h6 order). */
 const SLICE_FILTER_BYTES = FILTER_BYTES / SLICES;
-/** The filter of schema 3 and older: 25 bits, rows of 128 KiB, one per slice. */
-const SCHEMA_3_FILTER_BITS_LOG2 = 25;
-const SCHEMA_3_SLICE_FILTER_BYTES = 2 ** (SCHEMA_3_FILTER_BITS_LOG2 - 3) / SLICES;
-
-/**
- * One schema-3 filter row as a row of the 27-bit filter: old bit i (the top
- * 25 bits of h6) becomes new bits 4i … 4i+3, every h6 it stood for, so the
- * widened filter admits everything the old one did. Pure.
- */
-export function widenFilterRow(old: Uint8Array): Uint8Array {
-  const widen = 2 ** (FILTER_BITS_LOG2 - SCHEMA_3_FILTER_BITS_LOG2);
-  if (widen !== 4) throw new Error('internal error: widenFilterRow expects 4 new bits per old bit');
-  const out = new Uint8Array(old.length * widen);
-  for (let i = 0; i < old.length; i++) {
-    const byte = old[i] as number;
-    for (let k = 0; k < 4; k++) {
-      // new byte 4i + k holds old bits 2k (low nibble) and 2k + 1 (high nibble)
-      out[4 * i + k] = ((byte >> (2 * k)) & 1 ? 0x0f : 0) | ((byte >> (2 * k + 1)) & 1 ? 0xf0 : 0);
-    }
-  }
-  return out;
-}
 
 /**
  * Schema 3 → 4, inside the caller's transaction: the filter widens from 25 to
- * 27 bits. Valid rows are widened in place (O(filter size): no scan of the
- * disk level); when any row is missing or malformed they are all dropped, and
- * opening rebuilds the filter from tree_dedup as before. The widened rows
- * cover every disk entry (schema 3 wrote each slice's row with the slice), so
- * dedup_filter_upto becomes dedup_upto. Bits of the old filter stay 4 times
- * as coarse until fsck --repair rebuilds the index.
+ * 27 bits. It is rebuilt from tree_dedup and stored whole, so a migrated log
+ * gets the wider filter's false-positive rate at once (widening the old bits
+ * would keep the old rate for good: bits are never cleared). O(disk entries),
+ * once (measured in doc/design.md). The rows then cover every disk entry, so
+ * dedup_filter_upto becomes dedup_upto.
  */
 export function migrateFilterTo27Bits(db: Database.Database): void {
-  const rows = db.prepare<[], [number, unknown]>('SELECT id, bits FROM tree_dedup_filter').raw().all();
-  const valid = rows.filter(
-    ([id, bits]) => Number.isInteger(id) && id >= 0 && id < SLICES && Buffer.isBuffer(bits) && bits.length === SCHEMA_3_SLICE_FILTER_BYTES,
-  );
-  if (valid.length === SLICES) {
-    const write = db.prepare<[Uint8Array, number]>('UPDATE tree_dedup_filter SET bits = ? WHERE id = ?');
-    for (const [id, bits] of valid) write.run(widenFilterRow(bits as Buffer), id);
-  } else {
-    db.exec('DELETE FROM tree_dedup_filter');
+  const filter = new PrefixFilter();
+  for (const h6 of db.prepare('SELECT h6 FROM tree_dedup').pluck().iterate() as Iterable<unknown>) {
+    if (typeof h6 === 'number' && h6 >= 0 && h6 < H6_END) filter.add(h6); // anything else is fsck's to report
   }
+  db.exec('DELETE FROM tree_dedup_filter');
+  const write = db.prepare<[number, Uint8Array]>('INSERT INTO tree_dedup_filter (id, bits) VALUES (?, ?)');
+  for (let slice = 0; slice < SLICES; slice++) write.run(slice, filter.slice(slice));
   const upto: unknown = db.prepare("SELECT value FROM tree_state WHERE name = 'dedup_upto'").pluck().get();
   db.prepare(
     "INSERT INTO tree_state (name, value) VALUES ('dedup_filter_upto', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",

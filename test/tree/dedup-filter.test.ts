@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { widenFilterRow } from '../../src/tree/dedup.js';
 import { leafHash } from '../../src/tree/hash.js';
 import { SCHEMA_VERSION, TreeStore, type TreeStoreOptions } from '../../src/tree/store.js';
 import { dbPath, leafOf, leavesOf, rewriteFilterAsSchema3, tempDir } from './helpers.js';
@@ -59,25 +58,6 @@ function expectEveryLeafFound(store: TreeStore, count: number): void {
 }
 
 describe('leaf-hash filter', () => {
-  it('widens a schema-3 row bit by bit: old bit i becomes new bits 4i … 4i+3, nothing else', () => {
-    const cases: Array<{ name: string; old: number[] }> = [
-      { name: 'empty', old: [0, 0] },
-      ...Array.from({ length: 16 }, (_v, bit) => ({ name: `bit ${bit}`, old: bit < 8 ? [1 << bit, 0] : [0, 1 << (bit - 8)] })),
-      { name: 'all set', old: [0xff, 0xff] },
-      { name: 'alternate', old: [0x55, 0xa0] },
-    ];
-    for (const { name, old } of cases) {
-      const wide = widenFilterRow(Uint8Array.from(old));
-      assert.equal(wide.length, old.length * 4, name);
-      for (let n = 0; n < wide.length * 8; n++) {
-        const i = Math.floor(n / 4);
-        const oldSet = ((old[i >>> 3] as number) & (1 << (i & 7))) !== 0;
-        const newSet = ((wide[n >>> 3] as number) & (1 << (n & 7))) !== 0;
-        assert.equal(newSet, oldSet, `${name}: new bit ${n}`);
-      }
-    }
-  });
-
   it('saves its rows once per 4 chunks, and the stored rows cover every disk entry below dedup_filter_upto', () => {
     const path = dbPath(dir, `save-${files++}.db`);
     const chunk = 8;
@@ -171,20 +151,25 @@ describe('leaf-hash filter', () => {
       [2000, 4],
       [300, 512], // one chunk in memory, none on disk
     ] as const) {
-      it(`widens the filter of a ${count}-leaf file (chunk ${chunk}) in place; every leaf is still found`, () => {
+      it(`rebuilds the filter of a ${count}-leaf file (chunk ${chunk}) at 27 bits; every leaf is still found`, () => {
         const path = dbPath(dir, `v3-${files++}.db`);
         writeVersion3(path, count, chunk);
-        const old = withDb(path, (db) => db.prepare('SELECT id, bits FROM tree_dedup_filter ORDER BY id').raw().all() as Array<[number, Buffer]>);
         const store = openStore(path);
         assert.equal(state(store.db, 'schema_version'), SCHEMA_VERSION);
         assert.equal(state(store.db, 'dedup_filter_upto'), state(store.db, 'dedup_upto'));
-        const widened = store.db.prepare('SELECT id, bits FROM tree_dedup_filter ORDER BY id').raw().all() as Array<[number, Buffer]>;
-        assert.equal(widened.length, 32);
-        widened.forEach(([id, bits], i) => {
-          assert.equal(id, i);
-          assert.deepEqual(bits, Buffer.from(widenFilterRow((old[i] as [number, Buffer])[1])), `row ${id}`);
+        const rows = store.db.prepare('SELECT id, bits FROM tree_dedup_filter ORDER BY id').raw().all() as Array<[number, Buffer]>;
+        assert.deepEqual(rows.map(([id, bits]) => [id, bits.length]), Array.from({ length: 32 }, (_v, id) => [id, 2 ** 24 / 32]));
+        // Exactly the entries' bits: rebuilt, not the old bits widened.
+        const expected = new Set(diskEntries(store.db).map(([h6]) => Math.floor(h6 / 2 ** 21)));
+        let set = 0;
+        rows.forEach(([id, bits]) => {
+          for (let i = 0; i < bits.length * 8; i++) {
+            if (((bits[i >>> 3] as number) & (1 << (i & 7))) === 0) continue;
+            set++;
+            assert.ok(expected.has(id * bits.length * 8 + i), `row ${id} bit ${i} belongs to no entry`);
+          }
         });
-        for (const [h6, idx] of diskEntries(store.db)) assert.ok(storedFilterHas(store.db, h6, 27), `widened filter misses leaf ${idx}`);
+        assert.equal(set, expected.size);
         store.verifyIntegrity();
         expectEveryLeafFound(store, count);
         store.appendLeaves(leavesOf(count, count + 500));
@@ -196,13 +181,13 @@ describe('leaf-hash filter', () => {
       });
     }
 
-    it('drops a schema-3 filter with a missing row and rebuilds it from the disk level', () => {
+    it('rebuilds the filter of a schema-3 file whose filter rows are damaged', () => {
       const path = dbPath(dir, `v3-${files++}.db`);
       writeVersion3(path, 400, 8);
-      withDb(path, (db) => db.exec('DELETE FROM tree_dedup_filter WHERE id = 7'));
+      withDb(path, (db) => db.exec("DELETE FROM tree_dedup_filter WHERE id = 7; UPDATE tree_dedup_filter SET bits = x'00' WHERE id = 3"));
       const store = openStore(path);
       assert.equal(state(store.db, 'schema_version'), SCHEMA_VERSION);
-      assert.equal(store.db.prepare('SELECT count(*) FROM tree_dedup_filter').pluck().get(), 0);
+      for (const [h6, idx] of diskEntries(store.db)) assert.ok(storedFilterHas(store.db, h6, 27), `filter misses leaf ${idx}`);
       store.verifyIntegrity();
       expectEveryLeafFound(store, 400);
     });
