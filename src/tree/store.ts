@@ -163,7 +163,7 @@ function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: nu
     }
     if (version === 3) {
       // 3 → 4: the leaf-hash filter widens from 4 to 16 MiB and is saved once
-      // per few chunks (dedup.ts); the old rows are widened, not rebuilt.
+      // per few chunks (dedup.ts); it is rebuilt from the index, once.
       migrateFilterTo27Bits(db);
       db.prepare("UPDATE tree_state SET value = 4 WHERE name = 'schema_version'").run();
       version = 4;
@@ -737,8 +737,9 @@ export class TreeStore {
   /**
    * hashPrefix of the stored leaf hash of every index in [start, end), read
    * tile by tile straight from SQLite (a range scan, past the tile cache,
-   * which a node's start would otherwise flush): what rebuilding the dedup
-   * memory level and filter at open needs, ~10× faster than a node read per leaf.
+   * which a node's start would otherwise flush), with no node read or hash
+   * string per leaf: what rebuilding the dedup memory level and filter at
+   * open needs. The prefix is dedup.ts's hashPrefix, from the bytes.
    */
   private leafHashPrefixes(start: number, end: number, visit: (h6: number) => void): void {
     if (end <= start) return;
