@@ -16,9 +16,12 @@
 //
 //   node dist/bench/tree.js                      100k and 1M leaves, each in a fresh process
 //   node dist/bench/tree.js --leaves N [--batch B] [--dir D] [--keep FILE] [--json]
+//   node dist/bench/tree.js --interleave A.db,B.db [--rounds R] [--seconds S] [--json]
+//                                                proofs and lookups on two stored trees in
+//                                                alternation (interleavedAccessRates)
 import { spawnSync } from 'node:child_process';
 import { createHash, hash as oneShotHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,6 +107,111 @@ function randomInt(below: number): number {
   return Math.floor(Math.random() * below);
 }
 
+/** The random-access workloads, in the order they are measured. */
+export const ACCESS_KINDS = ['inclusionProofs', 'consistencyProofs', 'consistencyProofsRandomPairs', 'lookupsByHash'] as const;
+export type AccessKind = (typeof ACCESS_KINDS)[number];
+export type AccessRates = Record<AccessKind, { wall: number; cpu: number }>;
+
+/**
+ * Rates on a stored tree, each kind timed for secondsPerKind (in blocks of 1,000
+ * operations), per wall second and per CPU second of this process (the
+ * machine may be shared: CPU time is the cost, wall time also counts waiting
+ * for a core): inclusion proofs of random leaves in the whole tree,
+ * consistency proofs from a random size to the whole tree and between two
+ * random sizes, and lookups of random stored leaves by leaf hash (the
+ * hashes are read before the clock starts).
+ */
+export function randomAccessRates(store: TreeStore, secondsPerKind: number, afterBlock: () => void = () => undefined): AccessRates {
+  const size = store.size();
+  const rate = (make: (i: number) => void): { wall: number; cpu: number } => {
+    let count = 0;
+    let spent = 0;
+    const cpu = process.cpuUsage();
+    while (spent < secondsPerKind) {
+      const t = process.hrtime.bigint();
+      for (let i = 0; i < 1000; i++) make(count + i);
+      spent += seconds(t);
+      count += 1000;
+      afterBlock();
+    }
+    const used = process.cpuUsage(cpu);
+    return { wall: count / spent, cpu: count / ((used.user + used.system) / 1e6) };
+  };
+  const wanted = Array.from({ length: 20_000 }, () => randomInt(size));
+  const hashes = wanted.map((i) => store.leafHashAt(i));
+  return {
+    inclusionProofs: rate(() => store.inclusionProof(randomInt(size), size)),
+    consistencyProofs: rate(() => store.consistencyProof(1 + randomInt(size - 1), size)),
+    consistencyProofsRandomPairs: rate(() => {
+      const newSize = 2 + randomInt(size - 1);
+      store.consistencyProof(1 + randomInt(newSize - 1), newSize);
+    }),
+    lookupsByHash: rate((i) => {
+      const k = i % wanted.length;
+      if (store.indexOfLeafHash(hashes[k] as Hash) !== wanted[k]) throw new Error('lookup by hash failed');
+    }),
+  };
+}
+
+/** AccessRates as the bench's figures: <kind>PerSecond and <kind>PerCpuSecond. */
+function accessFigures(rates: AccessRates): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const kind of ACCESS_KINDS) {
+    out[`${kind}PerSecond`] = Math.round(rates[kind].wall);
+    out[`${kind}PerCpuSecond`] = Math.round(rates[kind].cpu);
+  }
+  return out;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * The random-access rates of two stored trees measured in alternation, so
+ * that both see the same phases of a shared machine: both files opened as a
+ * node opens them, a warm-up of each, then `rounds` rounds each measuring
+ * every kind for secondsPerKind on the first file and then on the second.
+ * Reports each file's median rates and the median over rounds of the
+ * second file's rate divided by the first's.
+ */
+export function interleavedAccessRates(files: readonly [string, string], rounds: number, secondsPerKind: number): Record<string, number> {
+  // Written back first: the kernel's writeback of a tree just built would
+  // slow whichever side it overlaps.
+  for (const f of files) {
+    const fd = openSync(f, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const stores = files.map((f) => TreeStore.open(f, { soleWriter: true }));
+  try {
+    for (const store of stores) randomAccessRates(store, secondsPerKind / 2);
+    const perRound: AccessRates[][] = [[], []];
+    for (let r = 0; r < rounds; r++) stores.forEach((store, i) => perRound[i]?.push(randomAccessRates(store, secondsPerKind)));
+    const out: Record<string, number> = { rounds, secondsPerKind };
+    stores.forEach((store, i) => {
+      out[`leaves${i}`] = store.size();
+    });
+    for (const kind of ACCESS_KINDS) {
+      for (const measure of ['wall', 'cpu'] as const) {
+        const suffix = measure === 'wall' ? 'PerSecond' : 'PerCpuSecond';
+        const [first, second] = perRound.map((rs) => rs.map((r) => r[kind][measure])) as [number[], number[]];
+        out[`${kind}${suffix}0`] = Math.round(median(first));
+        out[`${kind}${suffix}1`] = Math.round(median(second));
+        out[`${kind}${suffix}Ratio`] = median(second.map((v, r) => v / (first[r] as number)));
+      }
+    }
+    return out;
+  } finally {
+    for (const store of stores) store.close();
+  }
+}
+
 export async function benchTree(opts: BenchTreeOptions): Promise<Record<string, number>> {
   const { leaves: total, batch } = opts;
   if (!Number.isSafeInteger(total) || total < 2 || !Number.isSafeInteger(batch) || batch < 1) {
@@ -147,30 +255,9 @@ export async function benchTree(opts: BenchTreeOptions): Promise<Record<string, 
     if (size !== total) throw new Error(`expected ${total} leaves, store has ${size}`);
     const root = store.rootAt(size);
 
-    // Proofs with random arguments, timed for PROOF_SECONDS each; a sample of
-    // each kind is verified afterwards, outside the timed region.
-    // Per wall second and per CPU second of this process (the machine may be
-    // shared: CPU time is the cost, wall time also counts waiting for a core).
-    const rate = (make: () => void): { wall: number; cpu: number } => {
-      let count = 0;
-      let spent = 0;
-      const cpu = process.cpuUsage();
-      while (spent < PROOF_SECONDS) {
-        const t = process.hrtime.bigint();
-        for (let i = 0; i < 1000; i++) make();
-        spent += seconds(t);
-        count += 1000;
-        sampleRss();
-      }
-      const used = process.cpuUsage(cpu);
-      return { wall: count / spent, cpu: count / ((used.user + used.system) / 1e6) };
-    };
-    const inclusionRate = rate(() => store.inclusionProof(randomInt(size), size));
-    const consistencyRate = rate(() => store.consistencyProof(1 + randomInt(size - 1), size));
-    const consistencyPairsRate = rate(() => {
-      const newSize = 2 + randomInt(size - 1);
-      store.consistencyProof(1 + randomInt(newSize - 1), newSize);
-    });
+    // Proofs and lookups with random arguments, timed for PROOF_SECONDS each,
+    // then a sample of each kind verified outside the timed region.
+    const access = randomAccessRates(store, PROOF_SECONDS, sampleRss);
     for (let k = 0; k < 20; k++) {
       const index = randomInt(size);
       if (!verifyInclusion(store.leafHashAt(index), index, size, store.inclusionProof(index, size), root)) {
@@ -183,17 +270,6 @@ export async function benchTree(opts: BenchTreeOptions): Promise<Record<string, 
         throw new Error(`consistency proof ${oldSize} → ${newSize} does not verify`);
       }
     }
-
-    const lookups = 20_000;
-    const wanted = Array.from({ length: lookups }, () => randomInt(size));
-    const hashes = wanted.map((i) => store.leafHashAt(i));
-    const lookupCpu = process.cpuUsage();
-    const t = process.hrtime.bigint();
-    for (let i = 0; i < lookups; i++) {
-      if (store.indexOfLeafHash(hashes[i] as Hash) !== wanted[i]) throw new Error('lookup by hash failed');
-    }
-    const lookupSeconds = seconds(t);
-    const lookupUsed = process.cpuUsage(lookupCpu);
 
     const appendRate = total / appendSeconds;
     const hashesPerLeaf = (2 * total - popcount(total)) / total; // one leaf hash + the interior nodes
@@ -226,14 +302,7 @@ export async function benchTree(opts: BenchTreeOptions): Promise<Record<string, 
       // WAL and checkpoint writes together: the write amplification, free of timing noise.
       appendWriteBytesPerLeaf: appendWritten / total,
       appendShaRatio: (appendRate * hashesPerLeaf) / shaLimit,
-      inclusionProofsPerSecond: Math.round(inclusionRate.wall),
-      inclusionProofsPerCpuSecond: Math.round(inclusionRate.cpu),
-      consistencyProofsPerSecond: Math.round(consistencyRate.wall),
-      consistencyProofsPerCpuSecond: Math.round(consistencyRate.cpu),
-      consistencyProofsRandomPairsPerSecond: Math.round(consistencyPairsRate.wall),
-      consistencyProofsRandomPairsPerCpuSecond: Math.round(consistencyPairsRate.cpu),
-      lookupsByHashPerSecond: Math.round(lookups / lookupSeconds),
-      lookupsByHashPerCpuSecond: Math.round(lookups / ((lookupUsed.user + lookupUsed.system) / 1e6)),
+      ...accessFigures(access),
       peakRssMiB: Math.round(peakRss / 2 ** 20),
       maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       dbBytesPerLeaf: dbBytes / total,
@@ -256,6 +325,19 @@ async function main(args: string[]): Promise<void> {
   const ownDir = argValue(args, '--dir') === undefined;
   const dir = argValue(args, '--dir') ?? mkdtempSync(join(tmpdir(), 'bench-tree-'));
   try {
+    const interleave = argValue(args, '--interleave');
+    if (interleave !== undefined) {
+      const files = interleave.split(',');
+      const rounds = Number(argValue(args, '--rounds') ?? 6);
+      const secondsPerKind = Number(argValue(args, '--seconds') ?? 0.5);
+      if (files.length !== 2 || !Number.isSafeInteger(rounds) || rounds < 1 || !(secondsPerKind > 0)) {
+        throw new RangeError('--interleave needs two files A,B; --rounds an integer ≥ 1; --seconds > 0');
+      }
+      const result = interleavedAccessRates(files as [string, string], rounds, secondsPerKind);
+      if (args.includes('--json')) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(40)} ${Number(v.toFixed(3))}`);
+      return;
+    }
     if (leaves !== undefined) {
       const keep = argValue(args, '--keep');
       const result = await benchTree({ leaves: Number(leaves), batch, dir, ...(keep === undefined ? {} : { keep }) });
