@@ -65,6 +65,18 @@
 // from their stored leaf hashes (at most ~5 chunks), so no disk entry is ever
 // missing from the filter in memory; a truncation below dedup_filter_upto
 // lowers it.
+//
+// Unique leaf hashes (schema 5): state "leaf_hashes_unique" = 1 records that
+// no two stored leaves have the same leaf hash. A sequencing log never stores
+// a repeat (appendLeaves dedups), so that is the normal case; a replica's
+// preordered appends check each batch and clear the state on the first
+// repeat, and only a recount (the migration from schema 4, rebuildDerived)
+// sets it again (a truncation keeps it: removing leaves cannot create a
+// repeat). While it holds, the first confirmed hit is the only one, so a
+// lookup tries the memory level and then the disk levels largest first and
+// stops there: at 10M leaves most entries are in level 2 of three, which the
+// deepest-first order (needed for the lowest index when repeats may exist)
+// searched second.
 import type Database from 'better-sqlite3';
 import { TreeIntegrityError } from './errors.js';
 import type { HashText } from './hash.js';
@@ -199,6 +211,10 @@ export class LeafHashIndex {
   private cursors: number[] = [];
   private credits: number[] = [];
   private levelList = '';
+  // State "leaf_hashes_unique" as loaded; disk levels by entries, most first.
+  private unique = false;
+  private bySize: number[] = [];
+  private readonly levelEntries: Database.Statement<[number, number, number], [number, number]>;
   private probes: Database.Statement<[string], [number, number]> | undefined;
 
   private readonly db: Database.Database;
@@ -239,6 +255,11 @@ export class LeafHashIndex {
       )
       .raw();
     this.probeLevel = db.prepare<[number, number], number>('SELECT idx FROM tree_dedup WHERE level = ? AND h6 = ?').pluck();
+    this.levelEntries = db
+      .prepare<[number, number, number], [number, number]>(
+        `SELECT h6, idx FROM tree_dedup WHERE level = ? AND (h6, idx) > (?, ?) ORDER BY h6, idx LIMIT ${DIGEST_PAGE}`,
+      )
+      .raw();
     // In primary-key order, so the next level sees ascending inserts.
     this.moveRange = db.prepare<[number, number, number, number]>(
       'INSERT INTO tree_dedup (level, h6, idx) SELECT ?, h6, idx FROM tree_dedup WHERE level = ? AND h6 >= ? AND h6 < ? ORDER BY h6, idx',
@@ -308,6 +329,7 @@ export class LeafHashIndex {
     if (!Number.isSafeInteger(this.filterUpto) || this.filterUpto < 0 || this.filterUpto > this.upto) {
       throw new TreeIntegrityError(`dedup filter state (upto ${this.filterUpto}) does not fit the disk level (upto ${this.upto})`);
     }
+    this.unique = this.readState.get('leaf_hashes_unique') === 1;
     this.loadLevels();
     this.loadFilter();
     this.size = this.upto;
@@ -333,6 +355,15 @@ export class LeafHashIndex {
    */
   lookup(hash: HashText): number | undefined {
     const h6 = hashPrefix(hash);
+    if (this.unique) {
+      // At most one leaf has this hash: cheapest places first, stop at it.
+      const inMemory = this.lookupMemory(h6, hash);
+      if (inMemory !== undefined || this.diskEmpty || !this.filter.has(h6)) return inMemory;
+      for (const level of this.bySize) {
+        for (const index of this.probeLevel.all(level, h6)) if (this.confirm(index, hash)) return index;
+      }
+      return undefined;
+    }
     if (!this.diskEmpty && this.filter.has(h6)) {
       for (let level = this.deepestLevel(); level >= 1; level--) {
         const indices = this.probeLevel.all(level, h6);
@@ -457,6 +488,14 @@ export class LeafHashIndex {
     this.levelRows[level] = rows;
     this.writeState.run(`dedup_rows_${level}`, rows);
     if ((before === 0) !== (rows === 0)) this.probes = undefined;
+    this.orderLevels();
+  }
+
+  /** The non-empty disk levels, most entries first: the order of unique lookups. */
+  private orderLevels(): void {
+    this.bySize = [];
+    for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) if ((this.levelRows[level] ?? 0) > 0) this.bySize.push(level);
+    this.bySize.sort((a, b) => (this.levelRows[b] as number) - (this.levelRows[a] as number));
   }
 
   /** Probe statements over levels 1 … deepest non-empty one (rebuilt when that changes). */
@@ -498,6 +537,7 @@ export class LeafHashIndex {
     const total = this.levelRows.reduce((a, b) => a + b, 0);
     const expected = this.upto + (this.slicesDone > 0 ? this.chunk : 0); // upper bound of disk entries
     if (!valid || total > expected || (total === 0 && !this.diskEmpty)) this.recountLevels();
+    this.orderLevels();
   }
 
   /** O(disk entries): rewrites the per-level row counts from the table. Inside a write, or read-only repair in memory. */
@@ -510,6 +550,7 @@ export class LeafHashIndex {
       this.levelRows[level] = rows;
     }
     this.probes = undefined;
+    this.orderLevels();
   }
 
   private writeNextSlice(): void {
@@ -613,6 +654,80 @@ export class LeafHashIndex {
     if (valid !== SLICES) this.rebuildFilter();
   }
 
+  /** Whether the state says no two stored leaves have the same leaf hash. */
+  get leafHashesUnique(): boolean {
+    return this.unique;
+  }
+
+  /**
+   * For appends that do not dedup (a replica's): true if some of these leaf
+   * hashes, about to be appended in this order, repeats a stored one or an
+   * earlier one of the list. Only asked while the state says unique.
+   */
+  wouldRepeat(hashes: readonly HashText[]): boolean {
+    if (new Set(hashes).size !== hashes.length) return true;
+    return this.lookupMany(hashes).some((found) => found !== undefined);
+  }
+
+  /** Clears "leaf_hashes_unique"; inside the write transaction that appends the repeat. */
+  markRepeated(): void {
+    if (!this.unique) return;
+    this.unique = false;
+    this.writeState.run('leaf_hashes_unique', 0);
+  }
+
+  /**
+   * Recounts and records whether the stored leaf hashes are unique; inside a
+   * write transaction, after load(). O(stored leaves): one ordered pass over
+   * every level. Returns the first repeat found, if any.
+   */
+  recordUniqueness(): { first: number; again: number } | undefined {
+    const repeat = this.findRepeat();
+    this.unique = repeat === undefined;
+    this.writeState.run('leaf_hashes_unique', this.unique ? 1 : 0);
+    return repeat;
+  }
+
+  /**
+   * Some pair of stored leaves with equal leaf hashes (first < again), or
+   * undefined: every stored leaf's prefix in ascending order, the disk levels
+   * and the memory level merged, with candidates of equal prefix confirmed
+   * by their full hashes. Bounded memory: levels are read in pages.
+   */
+  findRepeat(): { first: number; again: number } | undefined {
+    // Every level, whatever its recorded count says (fsck runs this on files that may be damaged).
+    let streams: PrefixStream[] = [new MemoryStream(this.recent.subarray(0, this.size - this.upto), this.upto)];
+    for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) streams.push(new LevelStream(this.levelEntries, level, this.upto));
+    streams = streams.filter((stream) => stream.h6 >= 0);
+    let runPrefix = -1;
+    let run: number[] = [];
+    const checkRun = (): { first: number; again: number } | undefined => {
+      if (run.length < 2) return undefined;
+      const seen = new Map<HashText, number>();
+      for (const index of run.sort((a, b) => a - b)) {
+        const hash = this.leafHashAt(index);
+        const first = seen.get(hash);
+        if (first !== undefined) return { first, again: index };
+        seen.set(hash, index);
+      }
+      return undefined;
+    };
+    for (;;) {
+      let next: PrefixStream | undefined;
+      for (const stream of streams) if (next === undefined || stream.h6 < next.h6) next = stream;
+      if (next === undefined) return checkRun();
+      if (next.h6 !== runPrefix) {
+        const found = checkRun();
+        if (found !== undefined) return found;
+        runPrefix = next.h6;
+        run = [];
+      }
+      run.push(next.index);
+      next.advance();
+      if (next.h6 < 0) streams = streams.filter((stream) => stream !== next);
+    }
+  }
+
   /** The entries each disk level (1..MAX_DEDUP_LEVEL) should hold, by its state. */
   expectedLevelRows(level: number): number {
     return this.levelRows[level] ?? 0;
@@ -645,6 +760,78 @@ export class LeafHashIndex {
 
   private confirm(index: number, hash: HashText): boolean {
     return this.leafHashAt(index) === hash;
+  }
+}
+
+/** Stored leaves' (prefix, index) in ascending prefix order; h6 is -1 at the end. */
+interface PrefixStream {
+  readonly h6: number;
+  readonly index: number;
+  advance(): void;
+}
+
+/** One disk level's entries of leaves below `below` (those above are also in memory), read a page at a time. */
+class LevelStream implements PrefixStream {
+  h6 = -1;
+  index = -1;
+  private page: Array<[number, number]> = [];
+  private at = 0;
+  private done = false;
+
+  constructor(
+    private readonly entries: Database.Statement<[number, number, number], [number, number]>,
+    private readonly level: number,
+    private readonly below: number,
+  ) {
+    this.page = entries.all(level, -1, -1);
+    this.advance();
+  }
+
+  advance(): void {
+    for (;;) {
+      if (this.at === this.page.length) {
+        if (this.done || this.page.length < DIGEST_PAGE) {
+          this.done = true;
+          this.h6 = -1;
+          return;
+        }
+        const last = this.page[this.page.length - 1] as [number, number];
+        this.page = this.entries.all(this.level, last[0], last[1]);
+        this.at = 0;
+        continue;
+      }
+      const [h6, index] = this.page[this.at++] as [number, number];
+      if (index >= this.below) continue;
+      this.h6 = h6;
+      this.index = index;
+      return;
+    }
+  }
+}
+
+/** The memory level's entries (prefixes of leaves from `from` on, in index order), sorted once. */
+class MemoryStream implements PrefixStream {
+  h6 = -1;
+  index = -1;
+  private readonly order: number[];
+  private at = 0;
+
+  constructor(
+    private readonly prefixes: Float64Array,
+    private readonly from: number,
+  ) {
+    this.order = Array.from({ length: prefixes.length }, (_v, i) => i).sort((a, b) => (prefixes[a] as number) - (prefixes[b] as number));
+    this.advance();
+  }
+
+  advance(): void {
+    if (this.at === this.order.length) {
+      this.h6 = -1;
+      return;
+    }
+    const i = this.order[this.at++] as number;
+    this.h6 = this.prefixes[i] as number;
+    this.index = this.from + i;
   }
 }
 

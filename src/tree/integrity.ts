@@ -103,6 +103,10 @@ export interface StoredLeafIndex {
   hasDiskEntry(h6: number, index: number): boolean;
   filterHas(h6: number): boolean;
   lookup(hash: HashText): number | undefined;
+  /** The state's claim that no two stored leaves have the same leaf hash (lookups rely on it). */
+  readonly leafHashesUnique: boolean;
+  /** Some pair of stored leaves with the same leaf hash, found by one ordered pass over every entry. */
+  findRepeat(): { first: number; again: number } | undefined;
 }
 
 class Problems {
@@ -363,6 +367,14 @@ function checkIndex(tree: StoredTree, problems: Problems, damagedLeaves: Map<num
         problems.add('index', `leaf-hash index: ${rows[level]} entries at level ${level}, its state says ${index.expectedLevelRows(level)}`);
         break;
       }
+    }
+  }
+
+  if (index.leafHashesUnique && problems.count === 0) {
+    // Only over an index whose entries match the leaves: the pass confirms by stored hashes.
+    const repeat = index.findRepeat();
+    if (repeat !== undefined) {
+      problems.add('index', `leaf-hash index: its state says every leaf hash is unique, but leaf ${repeat.again} repeats leaf ${repeat.first}`);
     }
   }
 

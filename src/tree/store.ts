@@ -1,6 +1,6 @@
 // TreeStore: the log's Merkle tree, durably, in one SQLite file.
 //
-// Storage (schema version 4; tables prefixed tree_):
+// Storage (schema version 5; tables prefixed tree_):
 // - tree_leaf_tiles(k, leaves): leaves [wk, wk+w), length-prefixed, in the
 //   file's leaf format (leaf-tiles.ts): w = 31 (30 in files from schema 2 and
 //   older) Sigsum leaves fill one 4 KiB page.
@@ -10,11 +10,11 @@
 //   appending.
 // - tree_dedup(level, h6, idx), tree_dedup_filter: the leveled disk level of
 //   the leaf-hash map and a fixed-size filter over it (dedup.ts). Version 1
-//   had tree_dedup(h6, idx), version 3 and older a 4 MiB filter; opening such
-//   a file migrates it in place.
+//   had tree_dedup(h6, idx), version 3 and older a 4 MiB filter, version 4
+//   no leaf_hashes_unique; opening such a file migrates it in place.
 // - tree_state(name, value): schema_version, size, dedup_chunk, dedup_upto,
 //   dedup_slices, dedup_filter_upto, dedup_rows_<level>, dedup_cursor_<level>,
-//   leaf_format.
+//   leaf_hashes_unique, leaf_format.
 // - tree_meta(key, value): free-form metadata for callers (getMeta/setMeta).
 // About 218 bytes per 128-byte leaf at 10M leaves: 132 leaf (137 in leaf
 // format 1), 65 hashes, ~20 dedup, plus the 16 MiB filter.
@@ -59,7 +59,7 @@ import {
 import { bytesEqual } from '../hex.js';
 import { HASH_SIZE, type Hash } from '../types.js';
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 export { TreeDivergenceError, TreeGapError, TreeIntegrityError };
 
@@ -110,7 +110,7 @@ CREATE TABLE tree_hash_tiles (id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
 ${DEDUP_TABLE_SQL};
 CREATE TABLE tree_dedup_filter (id INTEGER PRIMARY KEY, bits BLOB NOT NULL);
 INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('size', 0), ('dedup_upto', 0), ('dedup_slices', 0),
-  ('dedup_filter_upto', 0), ('leaf_format', ${NEW_FILE_LEAF_FORMAT.id});
+  ('dedup_filter_upto', 0), ('leaf_hashes_unique', 1), ('leaf_format', ${NEW_FILE_LEAF_FORMAT.id});
 `;
 
 // Page cache per connection: bounded, so memory does not grow with the tree;
@@ -125,7 +125,7 @@ const LEAF_POSITIONS = Array.from({ length: TILE_WIDTH }, (_v, j) => nodeAddress
 
 function checkSchemaVersion(db: Database.Database, path: string): void {
   const version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
-  if (version === 1 || version === 2 || version === 3) {
+  if (version === 1 || version === 2 || version === 3 || version === 4) {
     throw new Error(`${path}: tree schema version ${version}; it is migrated to ${SCHEMA_VERSION} when opened for writing (by the node, or fsck --repair), not read-only`);
   }
   if (version !== SCHEMA_VERSION) {
@@ -168,6 +168,13 @@ function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: nu
       db.prepare("UPDATE tree_state SET value = 4 WHERE name = 'schema_version'").run();
       version = 4;
     }
+    if (version === 4) {
+      // 4 → 5: state leaf_hashes_unique (dedup.ts). Counting needs the loaded
+      // index, so the store does it once it is open (see countUniqueness);
+      // until then the row is missing, which means "not known".
+      db.prepare("UPDATE tree_state SET value = 5 WHERE name = 'schema_version'").run();
+      version = 5;
+    }
     if (version !== SCHEMA_VERSION) {
       throw new Error(`${path}: tree schema version ${String(version)}, this program reads ${SCHEMA_VERSION}`);
     }
@@ -195,6 +202,8 @@ function noIndex(size: number): StoredTree['index'] {
     expectedLevelRows: () => 0,
     filterHas: () => false,
     lookup: () => undefined,
+    leafHashesUnique: false,
+    findRepeat: () => undefined,
   };
 }
 
@@ -309,6 +318,7 @@ export class TreeStore {
       if (!Number.isSafeInteger(dedupChunk) || dedupChunk < 1) throw new RangeError(`invalid dedup chunk ${dedupChunk}`);
       createOrCheckSchema(db, path, dedupChunk);
       const store = new TreeStore(db, options);
+      store.countUniqueness();
       if (options.checkpointInBackground === true) {
         const bound = options.walBoundBytes ?? WAL_BOUND_BYTES;
         if (!Number.isSafeInteger(bound) || bound < 4096) throw new RangeError(`invalid WAL bound ${bound}`);
@@ -410,7 +420,10 @@ export class TreeStore {
       }
       if (overlap < leaves.length) {
         const rest = leaves.slice(overlap);
-        this.appendAt(rest, rest.map(leafHashText));
+        const hashes = rest.map(leafHashText);
+        // No dedup here, but a repeat ends the index's uniqueness (dedup.ts).
+        if (this.index.leafHashesUnique && this.index.wouldRepeat(hashes)) this.index.markRepeated();
+        this.appendAt(rest, hashes);
       }
     });
   }
@@ -622,11 +635,23 @@ export class TreeStore {
           );
           if (read < this.sizeNow) throw new TreeIntegrityError(failures[0] ?? `only ${read} of ${this.sizeNow} leaves could be read`);
           flush();
+          this.index.recordUniqueness();
         })
         .immediate();
     } finally {
       this.dataVersion = -1; // rebuild caches and the dedup memory level from what was written
     }
+  }
+
+  /**
+   * Schema 4 → 5, once: a file without state leaf_hashes_unique gets it
+   * counted (O(size), one pass over the index; measured in doc/design.md).
+   * A crash before the commit leaves the row missing, so the next open counts
+   * again.
+   */
+  private countUniqueness(): void {
+    if (this.db.prepare("SELECT 1 FROM tree_state WHERE name = 'leaf_hashes_unique'").get() !== undefined) return;
+    this.write(() => void this.index.recordUniqueness());
   }
 
   /** What the integrity check reads; call inside a read or write transaction. */
