@@ -215,6 +215,7 @@ export class LeafHashIndex {
   private unique = false;
   private bySize: number[] = [];
   private readonly levelEntries: Database.Statement<[number, number, number], [number, number]>;
+  private readonly entriesOutsideLevels: Database.Statement<[], [number, number, number]>;
   private probes: Database.Statement<[string], [number, number]> | undefined;
 
   private readonly db: Database.Database;
@@ -255,6 +256,9 @@ export class LeafHashIndex {
       )
       .raw();
     this.probeLevel = db.prepare<[number, number], number>('SELECT idx FROM tree_dedup WHERE level = ? AND h6 = ?').pluck();
+    this.entriesOutsideLevels = db
+      .prepare<[], [number, number, number]>(`SELECT level, h6, idx FROM tree_dedup WHERE level NOT BETWEEN 1 AND ${MAX_DEDUP_LEVEL}`)
+      .raw();
     this.levelEntries = db
       .prepare<[number, number, number], [number, number]>(
         `SELECT h6, idx FROM tree_dedup WHERE level = ? AND (h6, idx) > (?, ?) ORDER BY h6, idx LIMIT ${DIGEST_PAGE}`,
@@ -690,39 +694,41 @@ export class LeafHashIndex {
 
   /**
    * Some pair of stored leaves with equal leaf hashes (first < again), or
-   * undefined: every stored leaf's prefix in ascending order, the disk levels
-   * and the memory level merged, with candidates of equal prefix confirmed
-   * by their full hashes. Bounded memory: levels are read in pages.
+   * undefined: one pass of forEachEntryByPrefix, candidates of equal prefix
+   * confirmed by their stored hashes.
    */
   findRepeat(): { first: number; again: number } | undefined {
-    // Every level, whatever its recorded count says (fsck runs this on files that may be damaged).
+    let repeat: { first: number; again: number } | undefined;
+    const scan = new RepeatScan(this.leafHashAt, (first, again) => {
+      if (repeat === undefined) repeat = { first, again };
+    });
+    this.forEachEntryByPrefix((h6, index) => scan.add(h6, index));
+    scan.end();
+    return repeat;
+  }
+
+  /**
+   * Every entry, the disk levels' and the memory level's (level 0), merged in
+   * ascending prefix order (ties in any order), the disk levels read in pages
+   * so memory stays bounded. Every level is read, whatever its recorded count
+   * says: fsck runs this on files that may be damaged, so rows that cannot be
+   * ordered (a level outside 1..MAX_DEDUP_LEVEL, a prefix or index that is
+   * not a non-negative integer) are visited as they are found. An entry of
+   * the chunk being moved (index ≥ memoryFrom) is visited twice: from its
+   * disk level and from the memory level.
+   */
+  forEachEntryByPrefix(visit: (h6: number, index: number, level: number) => void): void {
+    for (const [level, h6, index] of this.entriesOutsideLevels.iterate()) visit(h6, index, level);
     let streams: PrefixStream[] = [new MemoryStream(this.recent.subarray(0, this.size - this.upto), this.upto)];
-    for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) streams.push(new LevelStream(this.levelEntries, level, this.upto));
+    for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) {
+      streams.push(new LevelStream(this.levelEntries, level, (h6, index) => visit(h6, index, level)));
+    }
     streams = streams.filter((stream) => stream.h6 >= 0);
-    let runPrefix = -1;
-    let run: number[] = [];
-    const checkRun = (): { first: number; again: number } | undefined => {
-      if (run.length < 2) return undefined;
-      const seen = new Map<HashText, number>();
-      for (const index of run.sort((a, b) => a - b)) {
-        const hash = this.leafHashAt(index);
-        const first = seen.get(hash);
-        if (first !== undefined) return { first, again: index };
-        seen.set(hash, index);
-      }
-      return undefined;
-    };
     for (;;) {
       let next: PrefixStream | undefined;
       for (const stream of streams) if (next === undefined || stream.h6 < next.h6) next = stream;
-      if (next === undefined) return checkRun();
-      if (next.h6 !== runPrefix) {
-        const found = checkRun();
-        if (found !== undefined) return found;
-        runPrefix = next.h6;
-        run = [];
-      }
-      run.push(next.index);
+      if (next === undefined) return;
+      visit(next.h6, next.index, next.level);
       next.advance();
       if (next.h6 < 0) streams = streams.filter((stream) => stream !== next);
     }
@@ -767,10 +773,11 @@ export class LeafHashIndex {
 interface PrefixStream {
   readonly h6: number;
   readonly index: number;
+  readonly level: number;
   advance(): void;
 }
 
-/** One disk level's entries of leaves below `below` (those above are also in memory), read a page at a time. */
+/** One disk level's entries, read a page at a time; rows that cannot be ordered go to `odd` as they come. */
 class LevelStream implements PrefixStream {
   h6 = -1;
   index = -1;
@@ -780,8 +787,8 @@ class LevelStream implements PrefixStream {
 
   constructor(
     private readonly entries: Database.Statement<[number, number, number], [number, number]>,
-    private readonly level: number,
-    private readonly below: number,
+    readonly level: number,
+    private readonly odd: (h6: number, index: number) => void,
   ) {
     this.page = entries.all(level, -1, -1);
     this.advance();
@@ -801,7 +808,10 @@ class LevelStream implements PrefixStream {
         continue;
       }
       const [h6, index] = this.page[this.at++] as [number, number];
-      if (index >= this.below) continue;
+      if (!(Number.isSafeInteger(h6) && h6 >= 0 && Number.isSafeInteger(index))) {
+        this.odd(h6, index);
+        continue;
+      }
       this.h6 = h6;
       this.index = index;
       return;
@@ -813,6 +823,7 @@ class LevelStream implements PrefixStream {
 class MemoryStream implements PrefixStream {
   h6 = -1;
   index = -1;
+  readonly level = 0;
   private readonly order: number[];
   private at = 0;
 
@@ -832,6 +843,51 @@ class MemoryStream implements PrefixStream {
     const i = this.order[this.at++] as number;
     this.h6 = this.prefixes[i] as number;
     this.index = this.from + i;
+  }
+}
+
+/**
+ * Finds repeated leaf hashes among entries fed in ascending prefix order:
+ * entries of one prefix are collected (a run is a few entries at most, more
+ * only for deliberate prefix collisions), and at the run's end their stored
+ * hashes are compared; found(first, again) is called for every leaf whose
+ * hash an earlier leaf of the run has. The same index fed twice counts once;
+ * hashAt may return undefined for a hash it cannot read (that entry is
+ * skipped).
+ */
+export class RepeatScan {
+  private prefix = -1;
+  private run: number[] = [];
+
+  constructor(
+    private readonly hashAt: (index: number) => HashText | undefined,
+    private readonly found: (first: number, again: number) => void,
+  ) {}
+
+  add(h6: number, index: number): void {
+    if (h6 !== this.prefix) {
+      this.end();
+      this.prefix = h6;
+    }
+    this.run.push(index);
+  }
+
+  /** Checks the last run; call once after the last add. */
+  end(): void {
+    const run = this.run;
+    this.run = [];
+    if (run.length < 2) return;
+    const seen = new Map<HashText, number>();
+    let previous = -1;
+    for (const index of run.sort((a, b) => a - b)) {
+      if (index === previous) continue;
+      previous = index;
+      const hash = this.hashAt(index);
+      if (hash === undefined) continue;
+      const first = seen.get(hash);
+      if (first !== undefined) this.found(first, index);
+      else seen.set(hash, index);
+    }
   }
 }
 

@@ -15,7 +15,7 @@
 // what changed (derivable). Above the leaves, a stored node that differs from
 // the recomputed one but equals the hash of its stored children is only a
 // consequence of a damaged leaf below it and is not reported again.
-import { hashPrefix, MAX_DEDUP_LEVEL } from './dedup.js';
+import { hashPrefix, MAX_DEDUP_LEVEL, RepeatScan } from './dedup.js';
 import { EntryDigest } from './entry-digest.js';
 import { RightEdge } from './compact.js';
 import { TreeIntegrityError } from './errors.js';
@@ -98,6 +98,12 @@ export interface StoredLeafIndex {
   readonly memoryFrom: number;
   /** Every disk entry, level by level, each level in (h6, index) order. */
   forEachDiskEntry(visit: (h6: number, index: number, level: number) => void): void;
+  /**
+   * Every entry, disk levels and the memory level (level 0) merged in
+   * ascending prefix order; rows that cannot be ordered come as found; an
+   * entry both on disk and in memory (the chunk being moved) comes twice.
+   */
+  forEachEntryByPrefix(visit: (h6: number, index: number, level: number) => void): void;
   /** The entries a disk level should hold, by the index's state (levels 1..MAX_DEDUP_LEVEL). */
   expectedLevelRows(level: number): number;
   hasDiskEntry(h6: number, index: number): boolean;
@@ -105,8 +111,6 @@ export interface StoredLeafIndex {
   lookup(hash: HashText): number | undefined;
   /** The state's claim that no two stored leaves have the same leaf hash (lookups rely on it). */
   readonly leafHashesUnique: boolean;
-  /** Some pair of stored leaves with the same leaf hash, found by one ordered pass over every entry. */
-  findRepeat(): { first: number; again: number } | undefined;
 }
 
 class Problems {
@@ -330,7 +334,9 @@ function leafVerdict(tree: StoredTree, index: number): 'leaf' | 'hash' | 'unknow
  * The leaf-hash index: the disk level holds exactly one entry per leaf it
  * covers and its filter has every prefix; every leaf from the memory level's
  * start is found at its own index, or at the first copy of it. Leaves stored
- * twice are collected as duplicates.
+ * twice are collected as duplicates (all of them: one pass over every entry
+ * in prefix order, across levels), and contradict a state that says every
+ * leaf hash is unique.
  */
 function checkIndex(tree: StoredTree, problems: Problems, damagedLeaves: Map<number, HashText>, fromLeaves: EntryDigest): void {
   const { index, size } = tree;
@@ -338,8 +344,11 @@ function checkIndex(tree: StoredTree, problems: Problems, damagedLeaves: Map<num
   let filterMisses = false;
   let badLevel = false;
   const rows = new Array<number>(MAX_DEDUP_LEVEL + 1).fill(0);
-  let previous: { h6: number; index: number; level: number } | undefined;
-  index.forEachDiskEntry((h6, i, level) => {
+  const hashAt = (i: number): HashText | undefined => (i < size ? (damagedLeaves.get(i) ?? tree.storedNode(0, i)) : undefined);
+  const repeats = new RepeatScan(hashAt, (first, again) => problems.duplicate(first, again));
+  index.forEachEntryByPrefix((h6, i, level) => {
+    repeats.add(h6, i);
+    if (level === 0) return; // the memory level: derived from the stored hashes, checked below
     if (!filterMisses && !index.filterHas(h6)) {
       problems.add('index', `leaf-hash index: the filter misses the entry of leaf ${i}`);
       filterMisses = true;
@@ -351,13 +360,8 @@ function checkIndex(tree: StoredTree, problems: Problems, damagedLeaves: Map<num
       badLevel = true;
     }
     onDisk.add(h6, i);
-    // A level's entries are in (h6, index) order, so leaves with equal hashes are adjacent.
-    if (previous !== undefined && previous.level === level && previous.h6 === h6 && i < size && previous.index < size) {
-      const a = tree.storedNode(0, previous.index);
-      if (a !== undefined && a === tree.storedNode(0, i)) problems.duplicate(previous.index, i);
-    }
-    previous = { h6, index: i, level };
   });
+  repeats.end();
   if (!onDisk.equals(fromLeaves)) {
     diagnoseDiskIndex(tree, problems, damagedLeaves);
   } else {
@@ -370,24 +374,18 @@ function checkIndex(tree: StoredTree, problems: Problems, damagedLeaves: Map<num
     }
   }
 
-  if (index.leafHashesUnique && problems.count === 0) {
-    // Only over an index whose entries match the leaves: the pass confirms by stored hashes.
-    const repeat = index.findRepeat();
-    if (repeat !== undefined) {
-      problems.add('index', `leaf-hash index: its state says every leaf hash is unique, but leaf ${repeat.again} repeats leaf ${repeat.first}`);
-    }
+  const repeat = problems.duplicates[0];
+  if (index.leafHashesUnique && repeat !== undefined) {
+    problems.add('index', `leaf-hash index: its state says every leaf hash is unique, but leaf ${repeat[1]} repeats leaf ${repeat[0]}`);
   }
 
   for (let i = index.memoryFrom; i < size; i++) {
     const hash = damagedLeaves.get(i) ?? tree.storedNode(0, i);
     if (hash === undefined) continue; // a missing stored hash, reported with its tile
     const found = index.lookup(hash);
-    if (found === i) continue;
-    if (found !== undefined && found < i) {
-      problems.duplicate(found, i);
-    } else {
-      problems.add('index', `leaf-hash index: leaf ${i} is not found at its own index (${found === undefined ? 'not found' : `found at ${found}`})`);
-    }
+    // A lower index is an earlier copy (lookups confirm), which the pass above has collected.
+    if (found === i || (found !== undefined && found < i)) continue;
+    problems.add('index', `leaf-hash index: leaf ${i} is not found at its own index (${found === undefined ? 'not found' : `found at ${found}`})`);
   }
 }
 

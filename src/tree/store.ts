@@ -198,12 +198,12 @@ function noIndex(size: number): StoredTree['index'] {
     isOnDisk: () => false,
     memoryFrom: size,
     forEachDiskEntry: () => undefined,
+    forEachEntryByPrefix: () => undefined,
     hasDiskEntry: () => false,
     expectedLevelRows: () => 0,
     filterHas: () => false,
     lookup: () => undefined,
     leafHashesUnique: false,
-    findRepeat: () => undefined,
   };
 }
 

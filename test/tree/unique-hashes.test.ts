@@ -200,6 +200,20 @@ describe('leaf_hashes_unique: check and rebuild', () => {
     });
   }
 
+  it('lists every repeat, whichever levels the copies are in, the memory level included', () => {
+    const path = dbPath(dir, `c${files++}.db`);
+    const store = openStore(path, { dedupChunk: 2 });
+    const copies = [5, 40, 41, 150, 290, 297, 298, 299];
+    const leaves = leavesOf(0, 300).map((leaf, i) => (copies.includes(i) ? leafOf(0, 'repeated') : leaf));
+    appendPreorderedInBatches(store, leaves);
+    const where = store.db.prepare(`SELECT DISTINCT level FROM tree_dedup WHERE idx IN (${copies.join(', ')})`).pluck().all();
+    assert.ok(where.length >= 2, `copies in levels ${where.join(', ')}`);
+    assert.ok(copies.some((i) => i >= 298), 'a copy in the memory level');
+    const check = store.checkTree();
+    assert.deepEqual(check.problems, []);
+    assert.deepEqual(check.duplicates, { count: copies.length - 1, listed: copies.slice(1).map((again) => [5, again]) });
+  });
+
   it('accepts a cleared state on unique leaves (it only costs lookups), and rebuildDerived sets it again', () => {
     const path = dbPath(dir, `c${files++}.db`);
     const store = openStore(path, { dedupChunk: 2 });
