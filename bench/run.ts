@@ -57,11 +57,14 @@ if (want('tree')) {
   const results: Figures[] = [];
   for (const leaves of treeSizes) {
     const dir = mkdtempSync(join(dirOption ?? tmpdir(), 'sigsum-bench-tree-'));
-    // The 10M tree is kept for the add-leaf bench (a primary starting on it),
-    // and with the 1M one for the interleaved proof rates below.
-    const keep =
-      leaves === 10_000_000 ? ['--keep', join(keptTreeDir, 'tree.db')] : leaves === 1_000_000 ? ['--keep', join(keptTreeDir, 'tree-1m.db')] : [];
-    if (leaves === 10_000_000 && want('add-leaf')) keptTree = keep[1];
+    // The 10M tree is kept with the 1M one for the interleaved proof rates
+    // below, and the largest tree of 10M or more for the add-leaf bench (a
+    // primary starting on it: `-- tree add-leaf --leaves 100000000` times a
+    // start on 100M).
+    const forAddLeaf = leaves >= 10_000_000 && leaves === Math.max(...treeSizes) && want('add-leaf');
+    const keptName = leaves === 10_000_000 ? 'tree.db' : leaves === 1_000_000 ? 'tree-1m.db' : forAddLeaf ? 'tree-large.db' : undefined;
+    const keep = keptName === undefined ? [] : ['--keep', join(keptTreeDir, keptName)];
+    if (forAddLeaf) keptTree = keep[1];
     try {
       const out = execFileSync(process.execPath, [treeBench, '--leaves', String(leaves), '--batch', '1000', '--dir', dir, ...keep, '--json'], {
         encoding: 'utf8',
@@ -126,7 +129,7 @@ if (want('tree')) {
 }
 
 if (want('add-leaf')) {
-  // An empty tree, then the 10M-leaf tree the tree bench kept (else 1M built here).
+  // An empty tree, then the largest tree (10M or more) the tree bench kept (else 1M built here).
   const runs: Array<{ prefill: number; treeFile?: string }> = [{ prefill: 0 }, keptTree === undefined ? { prefill: 1_000_000 } : { prefill: 0, treeFile: keptTree }];
   const rates: number[] = [];
   for (const run of runs) {
