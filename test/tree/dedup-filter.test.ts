@@ -4,27 +4,14 @@
 // whose 25-bit filter is widened in place. Real files throughout; small dedup
 // chunks so that saves happen within a few hundred leaves.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { leafHash } from '../../src/tree/hash.js';
-import { SCHEMA_VERSION, TreeStore, type TreeStoreOptions } from '../../src/tree/store.js';
-import { dbPath, leafOf, leavesOf, rewriteFilterAsSchema3, tempDir } from './helpers.js';
+import { SCHEMA_VERSION, TreeStore } from '../../src/tree/store.js';
+import { leafOf, leavesOf, rewriteFilterAsSchema3, storeFiles } from './helpers.js';
 
-let dir = '';
-let cleanup = (): void => {};
-let files = 0;
-const opened: TreeStore[] = [];
-before(() => ({ dir, cleanup } = tempDir()));
-after(() => {
-  for (const s of opened) if (s.db.open) s.close();
-  cleanup();
-});
-
-function openStore(path: string, options: TreeStoreOptions = {}): TreeStore {
-  const store = TreeStore.open(path, options);
-  opened.push(store);
-  return store;
-}
+const files = storeFiles();
+const openStore = files.open;
 
 function withDb<T>(path: string, fn: (db: Database.Database) => T): T {
   const db = new Database(path);
@@ -59,7 +46,7 @@ function expectEveryLeafFound(store: TreeStore, count: number): void {
 
 describe('leaf-hash filter', () => {
   it('saves its rows once per 4 chunks, and the stored rows cover every disk entry below dedup_filter_upto', () => {
-    const path = dbPath(dir, `save-${files++}.db`);
+    const path = files.newPath('save');
     const chunk = 8;
     const store = openStore(path, { dedupChunk: chunk });
     const uptoSeen = new Set<number>();
@@ -88,7 +75,7 @@ describe('leaf-hash filter', () => {
   });
 
   it('adds the leaves the stored rows do not cover from their stored hashes at open', () => {
-    const path = dbPath(dir, `catch-up-${files++}.db`);
+    const path = files.newPath('catch-up');
     const store = openStore(path, { dedupChunk: 8 });
     store.appendLeaves(leavesOf(0, 700));
     store.close();
@@ -103,7 +90,7 @@ describe('leaf-hash filter', () => {
   });
 
   it('finds leaves appended again after a truncation below dedup_filter_upto, after reopening', () => {
-    const path = dbPath(dir, `truncate-${files++}.db`);
+    const path = files.newPath('truncate');
     const store = openStore(path, { dedupChunk: 8 });
     store.appendLeaves(leavesOf(0, 900));
     const before = withDb(path, (db) => state(db, 'dedup_filter_upto') as number);
@@ -121,7 +108,7 @@ describe('leaf-hash filter', () => {
   });
 
   it('rejects a dedup_filter_upto beyond the disk level', () => {
-    const path = dbPath(dir, `bad-upto-${files++}.db`);
+    const path = files.newPath('bad-upto');
     const store = openStore(path, { dedupChunk: 8 });
     store.appendLeaves(leavesOf(0, 100));
     store.close();
@@ -152,7 +139,7 @@ describe('leaf-hash filter', () => {
       [300, 512], // one chunk in memory, none on disk
     ] as const) {
       it(`rebuilds the filter of a ${count}-leaf file (chunk ${chunk}) at 27 bits; every leaf is still found`, () => {
-        const path = dbPath(dir, `v3-${files++}.db`);
+        const path = files.newPath('v3');
         writeVersion3(path, count, chunk);
         const store = openStore(path);
         assert.equal(state(store.db, 'schema_version'), SCHEMA_VERSION);
@@ -182,7 +169,7 @@ describe('leaf-hash filter', () => {
     }
 
     it('rebuilds the filter of a schema-3 file whose filter rows are damaged', () => {
-      const path = dbPath(dir, `v3-${files++}.db`);
+      const path = files.newPath('v3');
       writeVersion3(path, 400, 8);
       withDb(path, (db) => db.exec("DELETE FROM tree_dedup_filter WHERE id = 7; UPDATE tree_dedup_filter SET bits = x'00' WHERE id = 3"));
       const store = openStore(path);
@@ -193,7 +180,7 @@ describe('leaf-hash filter', () => {
     });
 
     it('refuses a schema-3 file read-only, naming the migration', () => {
-      const path = dbPath(dir, `v3-${files++}.db`);
+      const path = files.newPath('v3');
       writeVersion3(path, 50, 8);
       assert.throws(() => TreeStore.open(path, { readOnly: true }), new RegExp(`tree schema version 3; it is migrated to ${SCHEMA_VERSION} when opened for writing`));
     });

@@ -2,28 +2,15 @@
 // of a schema-1 file. Small dedup chunks make entries pass through several
 // levels within a few thousand leaves.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { toHex } from '../../src/hex.js';
 import { leafHash, rootFromLeafHashes } from '../../src/tree/hash.js';
-import { SCHEMA_VERSION, TreeIntegrityError, TreeStore, type TreeStoreOptions } from '../../src/tree/store.js';
-import { dbPath, leafOf, leavesOf, rewriteFilterAsSchema3, rewriteLeafTilesAsFormat1, tempDir } from './helpers.js';
+import { SCHEMA_VERSION, TreeIntegrityError, TreeStore } from '../../src/tree/store.js';
+import { leafOf, leavesOf, rewriteFilterAsSchema3, rewriteLeafTilesAsFormat1, storeFiles } from './helpers.js';
 
-let dir = '';
-let cleanup = (): void => {};
-let files = 0;
-const open: TreeStore[] = [];
-before(() => ({ dir, cleanup } = tempDir()));
-after(() => {
-  for (const s of open) if (s.db.open) s.close();
-  cleanup();
-});
-
-function openStore(path: string, options: TreeStoreOptions = {}): TreeStore {
-  const store = TreeStore.open(path, options);
-  open.push(store);
-  return store;
-}
+const files = storeFiles();
+const openStore = files.open;
 
 function levelCounts(path: string): Map<number, number> {
   const db = new Database(path, { readonly: true });
@@ -41,7 +28,7 @@ function rootOf(leaves: readonly Uint8Array[]): string {
 
 describe('leaf-hash index levels', () => {
   it('moves entries down through several levels, finding every leaf at every step, across reopen and truncate', () => {
-    const path = dbPath(dir, `levels${files++}.db`);
+    const path = files.newPath('levels');
     // chunk 2: level 1 holds 16, level 2 holds 128, level 3 holds 1024 before moving on.
     let store = openStore(path, { dedupChunk: 2 });
     const total = 3000;
@@ -83,7 +70,7 @@ describe('leaf-hash index levels', () => {
   });
 
   it('answers the lowest index of a leaf stored many times (replica mode) while its copies sit in different levels', () => {
-    const path = dbPath(dir, `levels${files++}.db`);
+    const path = files.newPath('levels');
     const store = openStore(path, { dedupChunk: 2 });
     const repeated = leafOf(0, 'repeated');
     const copies = [5, 40, 41, 300, 901, 2000, 2999];
@@ -106,7 +93,7 @@ describe('leaf-hash index levels', () => {
   });
 
   it('reports a wrong per-level row count as an integrity problem', () => {
-    const path = dbPath(dir, `levels${files++}.db`);
+    const path = files.newPath('levels');
     const store = openStore(path, { dedupChunk: 2 });
     store.appendLeaves(leavesOf(0, 300));
     store.verifyIntegrity();
@@ -155,7 +142,7 @@ COMMIT;`);
     [1000, 4, 3],
   ] as const) {
     it(`opens a version-1 file of ${count} leaves (chunk ${chunk}): same tree, entries at level ${level}, appends go on`, () => {
-      const path = dbPath(dir, `v1-${files++}.db`);
+      const path = files.newPath('v1');
       const leaves = leavesOf(0, count);
       writeVersion1(path, leaves, chunk);
       const store = openStore(path);
@@ -179,7 +166,7 @@ COMMIT;`);
   }
 
   it('leaves a version-1 file untouched when the migration fails part-way', () => {
-    const path = dbPath(dir, `v1-${files++}.db`);
+    const path = files.newPath('v1');
     writeVersion1(path, leavesOf(0, 100), 8);
     const db = new Database(path);
     // A view on the old table makes the migration's rename fail after the

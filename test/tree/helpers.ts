@@ -1,12 +1,14 @@
 // Shared fixtures for the tree tests: temp directories, deterministic leaves,
 // an in-memory node reader, and RFC 6962 reference vectors.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { interiorHash, leafHash, rootFromLeafHashes } from '../../src/tree/hash.js';
 import type { NodeReader } from '../../src/tree/proof.js';
 import { fromHex } from '../../src/hex.js';
 import { leafTileFormat, LEAF_FORMAT_1 } from '../../src/tree/leaf-tiles.js';
+import { TreeStore, type TreeStoreOptions } from '../../src/tree/store.js';
 import { asHash, type Hash } from '../../src/types.js';
 
 /** A fresh temp directory and a function removing it (call from `after`/`finally`). */
@@ -17,6 +19,31 @@ export function tempDir(): { dir: string; cleanup: () => void } {
 
 export function dbPath(dir: string, name = 'tree.db'): string {
   return join(dir, name);
+}
+
+/**
+ * For one test file (call at its top level): newPath gives a fresh database
+ * path in a temp directory removed after the file's last test, and open()'s
+ * stores are closed then if a test did not close them.
+ */
+export function storeFiles(): { newPath: (prefix: string) => string; open: (path: string, options?: TreeStoreOptions) => TreeStore } {
+  let dir = '';
+  let cleanup = (): void => {};
+  let files = 0;
+  const opened: TreeStore[] = [];
+  before(() => ({ dir, cleanup } = tempDir()));
+  after(() => {
+    for (const store of opened) if (store.db.open) store.close();
+    cleanup();
+  });
+  return {
+    newPath: (prefix) => dbPath(dir, `${prefix}-${files++}.db`),
+    open: (path, options = {}) => {
+      const store = TreeStore.open(path, options);
+      opened.push(store);
+      return store;
+    },
+  };
 }
 
 /** Leaf i of a deterministic family: distinct for distinct (i, tag), varying in length. */

@@ -4,27 +4,14 @@
 // rebuildDerived, and checked by checkTree. Lookups rely on it to stop at the
 // first confirmed entry, so every test also asks for the lowest index.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { leafHash } from '../../src/tree/hash.js';
-import { SCHEMA_VERSION, TreeStore, type TreeStoreOptions } from '../../src/tree/store.js';
-import { dbPath, leafOf, leavesOf, tempDir } from './helpers.js';
+import { SCHEMA_VERSION, TreeStore } from '../../src/tree/store.js';
+import { leafOf, leavesOf, storeFiles } from './helpers.js';
 
-let dir = '';
-let cleanup = (): void => {};
-let files = 0;
-const opened: TreeStore[] = [];
-before(() => ({ dir, cleanup } = tempDir()));
-after(() => {
-  for (const s of opened) if (s.db.open) s.close();
-  cleanup();
-});
-
-function openStore(path: string, options: TreeStoreOptions = {}): TreeStore {
-  const store = TreeStore.open(path, options);
-  opened.push(store);
-  return store;
-}
+const files = storeFiles();
+const openStore = files.open;
 
 function uniqueState(db: Database.Database): number | undefined {
   return db.prepare("SELECT value FROM tree_state WHERE name = 'leaf_hashes_unique'").pluck().get() as number | undefined;
@@ -70,7 +57,7 @@ const PAIRS: Array<[number, number]> = [
 
 describe('leaf_hashes_unique', () => {
   it('is set on a new file and kept by sequencing appends, which dedup', () => {
-    const store = openStore(dbPath(dir, `u${files++}.db`), { dedupChunk: 2 });
+    const store = openStore(files.newPath('u'), { dedupChunk: 2 });
     assert.equal(uniqueState(store.db), 1);
     for (let n = 0; n < 600; n += 50) {
       const got = store.appendLeaves([...leavesOf(n, n + 50), leafOf(n >> 1), leafOf(n)]);
@@ -82,7 +69,7 @@ describe('leaf_hashes_unique', () => {
   });
 
   it('stays set while a replica appends distinct leaves, also across overlapping ranges', () => {
-    const store = openStore(dbPath(dir, `u${files++}.db`), { dedupChunk: 2 });
+    const store = openStore(files.newPath('u'), { dedupChunk: 2 });
     const leaves = leavesOf(0, 300);
     appendPreorderedInBatches(store, leaves);
     store.appendPreordered(250, leaves.slice(250)); // an overlap is skipped, not a repeat
@@ -92,7 +79,7 @@ describe('leaf_hashes_unique', () => {
 
   for (const [first, again] of PAIRS) {
     it(`is cleared by the batch that appends leaf ${again} repeating leaf ${first}, and lookups give ${first}`, () => {
-      const store = openStore(dbPath(dir, `u${files++}.db`), { dedupChunk: 2 });
+      const store = openStore(files.newPath('u'), { dedupChunk: 2 });
       const leaves = withRepeat(first, again);
       appendPreorderedInBatches(store, leaves.slice(0, again));
       assert.equal(uniqueState(store.db), 1, 'before the repeat');
@@ -109,7 +96,7 @@ describe('leaf_hashes_unique', () => {
   }
 
   it('is cleared by a repeat within one batch', () => {
-    const store = openStore(dbPath(dir, `u${files++}.db`), { dedupChunk: 2 });
+    const store = openStore(files.newPath('u'), { dedupChunk: 2 });
     store.appendPreordered(0, leavesOf(0, 40));
     store.appendPreordered(40, [leafOf(40), leafOf(41), leafOf(40)]);
     assert.equal(uniqueState(store.db), 0);
@@ -117,7 +104,7 @@ describe('leaf_hashes_unique', () => {
   });
 
   it('is left alone by a replica batch that fails', () => {
-    const store = openStore(dbPath(dir, `u${files++}.db`), { dedupChunk: 2 });
+    const store = openStore(files.newPath('u'), { dedupChunk: 2 });
     store.appendPreordered(0, leavesOf(0, 40));
     assert.throws(() => store.appendPreordered(41, [leafOf(3)]), /gap|beyond|41/);
     assert.equal(uniqueState(store.db), 1);
@@ -127,7 +114,7 @@ describe('leaf_hashes_unique', () => {
 describe('schema 4 → 5 migration', () => {
   for (const count of [0, 1, 2, 17, 300]) {
     it(`counts a schema-4 file of ${count} distinct leaves as unique`, () => {
-      const path = dbPath(dir, `m${files++}.db`);
+      const path = files.newPath('m');
       const store = openStore(path, { dedupChunk: 2 });
       appendPreorderedInBatches(store, leavesOf(0, count));
       store.close();
@@ -143,7 +130,7 @@ describe('schema 4 → 5 migration', () => {
 
   for (const [first, again] of PAIRS) {
     it(`counts a schema-4 file where leaf ${again} repeats leaf ${first} as not unique`, () => {
-      const path = dbPath(dir, `m${files++}.db`);
+      const path = files.newPath('m');
       const store = openStore(path, { dedupChunk: 2 });
       appendPreorderedInBatches(store, withRepeat(first, again));
       store.close();
@@ -156,7 +143,7 @@ describe('schema 4 → 5 migration', () => {
 
   for (const [first, again] of [[-1, -1], [2, 70], [66, 71]] as const) {
     it(`counts each leaf once while a chunk is half moved to disk (${first < 0 ? 'no repeat' : `leaf ${again} repeats leaf ${first}`})`, () => {
-      const path = dbPath(dir, `m${files++}.db`);
+      const path = files.newPath('m');
       const store = openStore(path, { dedupChunk: 64 });
       const leaves = first < 0 ? leavesOf(0, 75) : withRepeat(first, again, 75);
       for (let n = 0; n < leaves.length; n++) store.appendPreordered(n, leaves.slice(n, n + 1)); // one slice moves per batch
@@ -169,7 +156,7 @@ describe('schema 4 → 5 migration', () => {
   }
 
   it('counts again when the count never committed (the row is still missing)', () => {
-    const path = dbPath(dir, `m${files++}.db`);
+    const path = files.newPath('m');
     const store = openStore(path, { dedupChunk: 2 });
     appendPreorderedInBatches(store, leavesOf(0, 100));
     store.close();
@@ -183,7 +170,7 @@ describe('schema 4 → 5 migration', () => {
 describe('leaf_hashes_unique: check and rebuild', () => {
   for (const [first, again] of PAIRS) {
     it(`checkTree reports a state that claims uniqueness while leaf ${again} repeats leaf ${first}; rebuildDerived clears it`, () => {
-      const path = dbPath(dir, `c${files++}.db`);
+      const path = files.newPath('c');
       const store = openStore(path, { dedupChunk: 2 });
       appendPreorderedInBatches(store, withRepeat(first, again));
       store.close();
@@ -201,7 +188,7 @@ describe('leaf_hashes_unique: check and rebuild', () => {
   }
 
   it('lists every repeat, whichever levels the copies are in, the memory level included', () => {
-    const path = dbPath(dir, `c${files++}.db`);
+    const path = files.newPath('c');
     const store = openStore(path, { dedupChunk: 2 });
     const copies = [5, 40, 41, 150, 290, 297, 298, 299];
     const leaves = leavesOf(0, 300).map((leaf, i) => (copies.includes(i) ? leafOf(0, 'repeated') : leaf));
@@ -215,7 +202,7 @@ describe('leaf_hashes_unique: check and rebuild', () => {
   });
 
   it('accepts a cleared state on unique leaves (it only costs lookups), and rebuildDerived sets it again', () => {
-    const path = dbPath(dir, `c${files++}.db`);
+    const path = files.newPath('c');
     const store = openStore(path, { dedupChunk: 2 });
     store.appendLeaves(leavesOf(0, 300));
     store.db.exec("UPDATE tree_state SET value = 0 WHERE name = 'leaf_hashes_unique'");
