@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { toHex } from '../../src/hex.js';
 import { emptyRoot, leafHash, rootFromLeafHashes } from '../../src/tree/hash.js';
@@ -14,34 +14,19 @@ import {
 import { NEW_FILE_LEAF_FORMAT } from '../../src/tree/leaf-tiles.js';
 import { verifyConsistency, verifyInclusion } from '../../src/tree/verify.js';
 import type { Hash } from '../../src/types.js';
-import { dbPath, leafOf, leavesOf, memoryReader, prefixRoots, tempDir } from './helpers.js';
+import { leafOf, leavesOf, memoryReader, prefixRoots, storeFiles } from './helpers.js';
 
 const hex = (hashes: readonly Uint8Array[]): string[] => hashes.map(toHex);
 
-let dir: string;
-let cleanup: () => void;
-let files = 0;
-const open: TreeStore[] = [];
-
-before(() => ({ dir, cleanup } = tempDir()));
-after(() => {
-  for (const s of open) if (s.db.open) s.close();
-  cleanup();
-});
+const files = storeFiles();
 
 /** A store in a new file; closed in the suite's cleanup if the test does not. */
 function fresh(options: TreeStoreOptions = {}): { store: TreeStore; path: string } {
-  const path = dbPath(dir, `t${files++}.db`);
-  const store = TreeStore.open(path, options);
-  open.push(store);
-  return { store, path };
+  const path = files.newPath('t');
+  return { store: files.open(path, options), path };
 }
 
-function reopen(path: string, options: TreeStoreOptions = {}): TreeStore {
-  const store = TreeStore.open(path, options);
-  open.push(store);
-  return store;
-}
+const reopen = files.open;
 
 /** Appends leaves in batches of varying sizes (1, 2, 3, …). */
 function appendInBatches(store: TreeStore, leaves: readonly Uint8Array[]): void {
