@@ -647,11 +647,16 @@ export class TreeStore {
    * Schema 4 → 5, once: a file without state leaf_hashes_unique gets it
    * counted (O(size), one pass over the index; measured in doc/design.md).
    * A crash before the commit leaves the row missing, so the next open counts
-   * again.
+   * again. So does an index that cannot load: the file still opens, for fsck
+   * to report and --repair to rebuild (rebuildDerived records the state).
    */
   private countUniqueness(): void {
     if (this.db.prepare("SELECT 1 FROM tree_state WHERE name = 'leaf_hashes_unique'").get() !== undefined) return;
-    this.write(() => void this.index.recordUniqueness());
+    try {
+      this.write(() => void this.index.recordUniqueness());
+    } catch (err) {
+      if (!(err instanceof TreeIntegrityError)) throw err;
+    }
   }
 
   /** What the integrity check reads; call inside a read or write transaction. */

@@ -155,6 +155,23 @@ describe('schema 4 → 5 migration', () => {
     });
   }
 
+  it('opens a schema-4 file whose index cannot load, for the check to report and rebuildDerived to repair', () => {
+    const path = files.newPath('m');
+    const store = openStore(path, { dedupChunk: 2 });
+    appendPreorderedInBatches(store, leavesOf(0, 100));
+    store.close();
+    downgradeToSchema4(path);
+    const db = new Database(path);
+    db.exec("UPDATE tree_state SET value = 999999 WHERE name = 'dedup_filter_upto'");
+    db.close();
+    const damaged = openStore(path);
+    assert.equal(uniqueState(damaged.db), undefined, 'not counted');
+    assert.match(damaged.checkTree().problems[0]?.message ?? '', /leaf-hash index cannot be loaded: dedup filter state/);
+    damaged.rebuildDerived();
+    assert.equal(uniqueState(damaged.db), 1);
+    assert.deepEqual(damaged.checkTree().problems, []);
+  });
+
   it('counts again when the count never committed (the row is still missing)', () => {
     const path = files.newPath('m');
     const store = openStore(path, { dedupChunk: 2 });
