@@ -6,20 +6,12 @@ import Database from 'better-sqlite3';
 import { leafTileFormat, type LeafTileFormat } from '../../src/tree/leaf-tiles.js';
 import { nodeAddress, tileId } from '../../src/tree/tiles.js';
 import { HASH_SIZE } from '../../src/types.js';
+import { withDb } from '../tree/helpers.js';
 
 /** Copies a stopped node's database (and its WAL, if any) to `to`. */
 export function copyDatabase(from: string, to: string): void {
   copyFileSync(from, to);
   for (const suffix of ['-wal', '-shm']) if (existsSync(from + suffix)) copyFileSync(from + suffix, to + suffix);
-}
-
-function withDb<T>(file: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(file);
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
 }
 
 function updateBlob(db: Database.Database, table: string, keyColumn: string, valueColumn: string, key: number, change: (blob: Buffer) => Buffer): void {

@@ -8,19 +8,10 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { leafHash } from '../../src/tree/hash.js';
 import { SCHEMA_VERSION, TreeStore } from '../../src/tree/store.js';
-import { leafOf, leavesOf, rewriteFilterAsSchema3, storeFiles } from './helpers.js';
+import { leafOf, leavesOf, rewriteFilterAsSchema3, storeFiles, withDb } from './helpers.js';
 
 const files = storeFiles();
 const openStore = files.open;
-
-function withDb<T>(path: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(path);
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
 
 function state(db: Database.Database, name: string): unknown {
   return db.prepare('SELECT value FROM tree_state WHERE name = ?').pluck().get(name);

@@ -2,6 +2,7 @@
 // an in-memory node reader, and RFC 6962 reference vectors.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { after, before } from 'node:test';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { interiorHash, leafHash, rootFromLeafHashes } from '../../src/tree/hash.js';
@@ -19,6 +20,16 @@ export function tempDir(): { dir: string; cleanup: () => void } {
 
 export function dbPath(dir: string, name = 'tree.db'): string {
   return join(dir, name);
+}
+
+/** Runs fn on its own connection to the database file at path, closed afterwards. */
+export function withDb<T>(path: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(path);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
 }
 
 /**

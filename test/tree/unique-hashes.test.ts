@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { leafHash } from '../../src/tree/hash.js';
 import { SCHEMA_VERSION, TreeStore } from '../../src/tree/store.js';
-import { leafOf, leavesOf, storeFiles } from './helpers.js';
+import { leafOf, leavesOf, storeFiles, withDb } from './helpers.js';
 
 const files = storeFiles();
 const openStore = files.open;
@@ -33,12 +33,7 @@ function withRepeat(first: number, again: number, count = 300): Uint8Array[] {
 
 /** A schema-4 file: what version 4 wrote is this minus the state row. */
 function downgradeToSchema4(path: string): void {
-  const db = new Database(path);
-  try {
-    db.exec("DELETE FROM tree_state WHERE name = 'leaf_hashes_unique'; UPDATE tree_state SET value = 4 WHERE name = 'schema_version'");
-  } finally {
-    db.close();
-  }
+  withDb(path, (db) => db.exec("DELETE FROM tree_state WHERE name = 'leaf_hashes_unique'; UPDATE tree_state SET value = 4 WHERE name = 'schema_version'"));
 }
 
 // Pairs (first, again) placed, with chunk 2 (level 1 holds 16 entries, level 2
@@ -161,9 +156,7 @@ describe('schema 4 → 5 migration', () => {
     appendPreorderedInBatches(store, leavesOf(0, 100));
     store.close();
     downgradeToSchema4(path);
-    const db = new Database(path);
-    db.exec("UPDATE tree_state SET value = 999999 WHERE name = 'dedup_filter_upto'");
-    db.close();
+    withDb(path, (db) => db.exec("UPDATE tree_state SET value = 999999 WHERE name = 'dedup_filter_upto'"));
     const damaged = openStore(path);
     assert.equal(uniqueState(damaged.db), undefined, 'not counted');
     assert.match(damaged.checkTree().problems[0]?.message ?? '', /leaf-hash index cannot be loaded: dedup filter state/);
@@ -177,9 +170,7 @@ describe('schema 4 → 5 migration', () => {
     const store = openStore(path, { dedupChunk: 2 });
     appendPreorderedInBatches(store, leavesOf(0, 100));
     store.close();
-    const db = new Database(path);
-    db.exec("DELETE FROM tree_state WHERE name = 'leaf_hashes_unique'"); // version 5 committed, the count not
-    db.close();
+    withDb(path, (db) => db.exec("DELETE FROM tree_state WHERE name = 'leaf_hashes_unique'")); // version 5 committed, the count not
     assert.equal(uniqueState(openStore(path).db), 1);
   });
 });
@@ -191,9 +182,7 @@ describe('leaf_hashes_unique: check and rebuild', () => {
       const store = openStore(path, { dedupChunk: 2 });
       appendPreorderedInBatches(store, withRepeat(first, again));
       store.close();
-      const db = new Database(path);
-      db.exec("UPDATE tree_state SET value = 1 WHERE name = 'leaf_hashes_unique'");
-      db.close();
+      withDb(path, (db) => db.exec("UPDATE tree_state SET value = 1 WHERE name = 'leaf_hashes_unique'"));
       const damaged = openStore(path);
       const messages = damaged.checkTree().problems.map((p) => `${p.kind}: ${p.message}`);
       assert.deepEqual(messages, [`index: leaf-hash index: its state says every leaf hash is unique, but leaf ${again} repeats leaf ${first}`]);
