@@ -210,7 +210,6 @@ export class LeafHashIndex {
   private levelRows: number[] = [];
   private cursors: number[] = [];
   private credits: number[] = [];
-  private levelList = '';
   // State "leaf_hashes_unique" as loaded; disk levels by entries, most first.
   private unique = false;
   private bySize: number[] = [];
@@ -507,10 +506,10 @@ export class LeafHashIndex {
     if (this.probes !== undefined) return this.probes;
     // Every level up to the deepest non-empty one (normally all are in use),
     // as an IN list on the first key column: one primary-key search per level.
-    this.levelList = Array.from({ length: this.deepestLevel() }, (_v, i) => i + 1).join(', ');
+    const levelList = Array.from({ length: this.deepestLevel() }, (_v, i) => i + 1).join(', ');
     this.probes = this.db
       .prepare<[string], [number, number]>(
-        `SELECT h6, idx FROM tree_dedup WHERE level IN (${this.levelList}) AND h6 IN (SELECT value FROM json_each(?))`,
+        `SELECT h6, idx FROM tree_dedup WHERE level IN (${levelList}) AND h6 IN (SELECT value FROM json_each(?))`,
       )
       .raw();
     return this.probes;
