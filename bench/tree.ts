@@ -15,13 +15,15 @@
 //   time to reopen the file as a node does and answer the first proof.
 //
 //   node dist/bench/tree.js                      100k and 1M leaves, each in a fresh process
-//   node dist/bench/tree.js --leaves N [--batch B] [--dir D] [--keep FILE] [--json]
+//   node dist/bench/tree.js --leaves N [--batch B] [--dir D] [--keep FILE] [--lockstep L] [--json]
+//                                                --lockstep: append L leaves per turn, a turn
+//                                                starting at each line on stdin (AppendTurns)
 //   node dist/bench/tree.js --interleave A.db,B.db [--rounds R] [--seconds S] [--json]
 //                                                proofs and lookups on two stored trees in
 //                                                alternation (interleavedAccessRates)
 import { spawnSync } from 'node:child_process';
 import { createHash, hash as oneShotHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +40,22 @@ export interface BenchTreeOptions {
   readonly dir: string;
   /** Keep the database: move it to this path instead of removing it. */
   readonly keep?: string;
+  /** Append in turns with other bench processes (see AppendTurns); default: straight through. */
+  readonly turns?: AppendTurns;
+}
+
+/**
+ * Builds of two sizes taken in turns, so that both see the same phases of a
+ * shared machine (whose speed moves by a third between phases, more than the
+ * ratio being measured): wait() blocks until it is this process's turn,
+ * done() hands the turn back. Each turn appends leavesPerTurn leaves (a
+ * multiple of the batch); after the last one, one more wait() precedes the
+ * rest of the bench (proofs, reopen), which then runs alone.
+ */
+export interface AppendTurns {
+  readonly leavesPerTurn: number;
+  wait(): void;
+  done(): void;
 }
 
 const PROOF_SECONDS = 2;
@@ -234,7 +252,12 @@ export async function benchTree(opts: BenchTreeOptions): Promise<Record<string, 
   let slowestBatchCpu = 0;
   const writtenBefore = writtenBytes();
   try {
+    const turns = opts.turns;
+    if (turns !== undefined && (!Number.isSafeInteger(turns.leavesPerTurn) || turns.leavesPerTurn < batch || turns.leavesPerTurn % batch !== 0)) {
+      throw new RangeError('benchTree: leavesPerTurn must be a multiple of the batch');
+    }
     for (let done = 0; done < total; ) {
+      if (turns !== undefined && done % turns.leavesPerTurn === 0) turns.wait();
       const n = Math.min(batch, total - done);
       const leaves = makeLeaves(done, n, done + 1);
       const cpu = process.cpuUsage();
@@ -248,7 +271,9 @@ export async function benchTree(opts: BenchTreeOptions): Promise<Record<string, 
       slowestBatchCpu = Math.max(slowestBatchCpu, (used.user + used.system) / 1e6);
       done += n;
       sampleRss();
+      if (turns !== undefined && (done % turns.leavesPerTurn === 0 || done === total)) turns.done();
     }
+    turns?.wait();
     const appendWritten = writtenBytes() - writtenBefore;
     const backgroundCheckpoints = store.backgroundCheckpoints();
     const size = store.size();
@@ -314,6 +339,35 @@ export async function benchTree(opts: BenchTreeOptions): Promise<Record<string, 
   }
 }
 
+/**
+ * AppendTurns driven by a parent (bench/run.ts): a line on stdin starts a
+ * turn, "ok" on stdout ends it; the result stays the last stdout line.
+ */
+function turnsOverStdio(leavesPerTurn: number): AppendTurns {
+  const byte = Buffer.alloc(1);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  return {
+    leavesPerTurn,
+    wait(): void {
+      for (;;) {
+        let n: number;
+        try {
+          n = readSync(0, byte, 0, 1, null);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+          Atomics.wait(pause, 0, 0, 1); // a non-blocking pipe: poll
+          continue;
+        }
+        if (n === 0) throw new Error('bench tree --lockstep: stdin closed before the turn');
+        if (byte[0] === 0x0a) return;
+      }
+    },
+    done(): void {
+      writeSync(1, 'ok\n');
+    },
+  };
+}
+
 function argValue(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
@@ -340,7 +394,9 @@ async function main(args: string[]): Promise<void> {
     }
     if (leaves !== undefined) {
       const keep = argValue(args, '--keep');
-      const result = await benchTree({ leaves: Number(leaves), batch, dir, ...(keep === undefined ? {} : { keep }) });
+      const lockstep = argValue(args, '--lockstep');
+      const turns = lockstep === undefined ? {} : { turns: turnsOverStdio(Number(lockstep)) };
+      const result = await benchTree({ leaves: Number(leaves), batch, dir, ...(keep === undefined ? {} : { keep }), ...turns });
       if (args.includes('--json')) process.stdout.write(`${JSON.stringify(result)}\n`);
       else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(30)} ${Number(v.toFixed(3))}`);
       return;
