@@ -45,13 +45,18 @@
 // Most lookups are for new leaves, and a miss in a disk B-tree larger than the
 // page cache costs a page read (measured 2.6 µs per leaf at 1M leaves, 16% of
 // append time, before this filter). A fixed-size filter over the disk level's
-// prefixes (one bit per top 27 bits of h6, 16 MiB in tree_dedup_filter, one
-// row per slice's h6 range) skips the probe for most: 0.7% false positives at
-// 1M disk entries, 7% at 10M, 53% at 100M. Its size does not grow with the
-// tree; it only loses effect. Bits are never cleared (truncation leaves stale
-// ones): a stale bit costs one probe, never a wrong answer. (Schema 3 and
-// older had 25 bits, 4 MiB: 26% false positives at 10M, each one a search in
-// every level, ~1.4 µs per appended leaf at 10M; the migration rebuilds it.)
+// prefixes (2^27 bits, 16 MiB in tree_dedup_filter, one row per slice's h6
+// range; PrefixFilter) skips the probe for most. Its size does not grow with
+// the tree; it only loses effect. Bits are never cleared (truncation leaves
+// stale ones): a stale bit costs one probe, never a wrong answer. Each row
+// takes two bits per prefix (schema 6) while the disk level holds fewer than
+// 2^26 entries, one bit beyond, where one admits fewer false positives:
+// 0.02% at 1M disk entries, 1.9% at 10M, 39% at 67M, 53% at 100M (one bit
+// throughout, schemas 4 and 5: 0.7%, 7%, 39%, 53%; each false positive is a
+// search in every level, ~1.2 µs per appended leaf at 10M). State
+// "dedup_filter_two_bits" says which rows are in which form. (Schema 3 and
+// older had 25 bits, 4 MiB: 26% false positives at 10M. Migrations rebuild the
+// filter from the index.)
 //
 // The stored filter is written once per FILTER_SAVE_CHUNKS chunks, not with
 // every slice: every row holds 131,072 new bits per chunk, so saving per slice
@@ -142,15 +147,19 @@ const FILTER_SHIFT = 2 ** (48 - FILTER_BITS_LOG2);
 const SLICE_FILTER_BYTES = FILTER_BYTES / SLICES;
 
 /**
- * Schema 3 → 4, inside the caller's transaction: the filter widens from 25 to
- * 27 bits. It is rebuilt from tree_dedup and stored whole, so a migrated log
- * gets the wider filter's false-positive rate at once (widening the old bits
- * would keep the old rate for good: bits are never cleared). O(disk entries),
- * once (measured in doc/design.md). The rows then cover every disk entry, so
- * dedup_filter_upto becomes dedup_upto.
+ * Schemas 3 → 4 and 5 → 6, inside the caller's transaction: the filter is
+ * rebuilt from tree_dedup in the current form (27 bits since schema 4, two
+ * bits per prefix below ONE_BIT_FROM_ENTRIES since schema 6) and stored
+ * whole, so a migrated log gets the new false-positive rate at once (the old
+ * bits cannot be converted: bits are never cleared, and which entries set
+ * them is not recorded). O(disk entries), once (measured in doc/design.md).
+ * The rows then cover every disk entry, so dedup_filter_upto becomes
+ * dedup_upto.
  */
-export function migrateFilterTo27Bits(db: Database.Database): void {
+export function rebuildStoredFilter(db: Database.Database): void {
+  const entries = db.prepare('SELECT count(*) FROM tree_dedup').pluck().get() as number;
   const filter = new PrefixFilter();
+  filter.reset(entries < ONE_BIT_FROM_ENTRIES ? ALL_SLICES_TWO_BITS : 0);
   for (const h6 of db.prepare('SELECT h6 FROM tree_dedup').pluck().iterate() as Iterable<unknown>) {
     if (typeof h6 === 'number' && h6 >= 0 && h6 < H6_END) filter.add(h6); // anything else is fsck's to report
   }
@@ -158,18 +167,47 @@ export function migrateFilterTo27Bits(db: Database.Database): void {
   const write = db.prepare<[number, Uint8Array]>('INSERT INTO tree_dedup_filter (id, bits) VALUES (?, ?)');
   for (let slice = 0; slice < SLICES; slice++) write.run(slice, filter.slice(slice));
   const upto: unknown = db.prepare("SELECT value FROM tree_state WHERE name = 'dedup_upto'").pluck().get();
-  db.prepare(
-    "INSERT INTO tree_state (name, value) VALUES ('dedup_filter_upto', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-  ).run(typeof upto === 'number' && Number.isSafeInteger(upto) && upto >= 0 ? upto : 0);
+  const setState = db.prepare<[string, number]>(
+    'INSERT INTO tree_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+  );
+  setState.run('dedup_filter_upto', typeof upto === 'number' && Number.isSafeInteger(upto) && upto >= 0 ? upto : 0);
+  setState.run('dedup_filter_two_bits', filter.twoBits);
 }
 
 function sliceOf(h6: number): number {
   return Math.floor(h6 / H6_SPAN);
 }
 
-/** One bit per value of the top 27 bits of h6: "some disk entry may have this prefix". */
+/** Slices whose filter row uses two bits per prefix, as a 32-bit mask (state "dedup_filter_two_bits"). */
+export const ALL_SLICES_TWO_BITS = 2 ** SLICES - 1;
+/**
+ * Disk entries from which two bits per prefix would admit more false
+ * positives than one (half the filter's bits: (1 − e^(−2n/m))² passes
+ * 1 − e^(−n/m) at n ≈ 0.5·m); slices then go back to one bit, one at a time.
+ */
+export const ONE_BIT_FROM_ENTRIES = 2 ** (FILTER_BITS_LOG2 - 1);
+/** Disk entries re-read per appended leaf while a slice goes back to one bit (paces the work). */
+const ONE_BIT_ROWS_PER_LEAF = 4;
+const SLICE_BITS = 2 ** FILTER_BITS_LOG2 / SLICES;
+
+/**
+ * "Some disk entry may have this prefix": a fixed 2^27-bit filter, 32 rows by
+ * h6 range (slices). The first bit of a prefix is that of its top 27 bits; a
+ * slice in two-bit form also sets a second bit in the same row, chosen by the
+ * low 22 bits of h6 (a Bloom filter with k = 2 whose bits stay in the slice's
+ * row, so a flush still changes only its own row). Two bits admit fewer false
+ * positives while the disk level holds fewer than ONE_BIT_FROM_ENTRIES (1.9%
+ * against 7.2% at 10M entries), one bit beyond. Every form sets the first bit,
+ * so reading a two-bit row as one-bit never misses an entry (the reverse
+ * would); a slice changes form only by a rebuild (beginOneBit … finishOneBit).
+ */
 class PrefixFilter {
   readonly bits = new Uint8Array(FILTER_BYTES);
+  /** Bit s set: slice s is in two-bit form. */
+  twoBits = ALL_SLICES_TWO_BITS;
+  // The one-bit row being rebuilt for slice `pendingSlice` (-1: none).
+  private pending = new Uint8Array(0);
+  private pendingSlice = -1;
 
   slice(s: number): Uint8Array {
     return this.bits.subarray(s * SLICE_FILTER_BYTES, (s + 1) * SLICE_FILTER_BYTES);
@@ -177,13 +215,70 @@ class PrefixFilter {
 
   add(h6: number): void {
     const bit = Math.floor(h6 / FILTER_SHIFT);
-    this.bits[bit >>> 3] = (this.bits[bit >>> 3] as number) | (1 << (bit & 7));
+    const s = Math.floor(bit / SLICE_BITS);
+    setBit(this.bits, bit);
+    if (this.isTwoBit(s)) setBit(this.bits, secondBit(bit, h6));
+    if (s === this.pendingSlice) setBit(this.pending, bit - s * SLICE_BITS);
   }
 
   has(h6: number): boolean {
     const bit = Math.floor(h6 / FILTER_SHIFT);
-    return ((this.bits[bit >>> 3] as number) & (1 << (bit & 7))) !== 0;
+    if (!hasBit(this.bits, bit)) return false;
+    return !this.isTwoBit(Math.floor(bit / SLICE_BITS)) || hasBit(this.bits, secondBit(bit, h6));
   }
+
+  isTwoBit(s: number): boolean {
+    return Math.floor(this.twoBits / 2 ** s) % 2 === 1;
+  }
+
+  /** Starts the one-bit row of two-bit slice s: addPending for each disk entry, add() records new ones too. */
+  beginOneBit(s: number): void {
+    this.pending = new Uint8Array(SLICE_FILTER_BYTES);
+    this.pendingSlice = s;
+  }
+
+  get oneBitSlice(): number {
+    return this.pendingSlice;
+  }
+
+  addPending(h6: number): void {
+    const bit = Math.floor(h6 / FILTER_SHIFT);
+    if (Math.floor(bit / SLICE_BITS) === this.pendingSlice) setBit(this.pending, bit - this.pendingSlice * SLICE_BITS);
+  }
+
+  /** Slice s takes its rebuilt one-bit row; returns it (to be stored with the new mask). */
+  finishOneBit(): Uint8Array {
+    const s = this.pendingSlice;
+    this.slice(s).set(this.pending);
+    this.twoBits -= 2 ** s;
+    this.dropPending();
+    return this.slice(s);
+  }
+
+  dropPending(): void {
+    this.pending = new Uint8Array(0);
+    this.pendingSlice = -1;
+  }
+
+  /** Empty, every slice in the given form (a mask as in ALL_SLICES_TWO_BITS). */
+  reset(twoBits: number): void {
+    this.bits.fill(0);
+    this.twoBits = twoBits;
+    this.dropPending();
+  }
+}
+
+function setBit(bits: Uint8Array, bit: number): void {
+  bits[bit >>> 3] = (bits[bit >>> 3] as number) | (1 << (bit & 7));
+}
+
+function hasBit(bits: Uint8Array, bit: number): boolean {
+  return ((bits[bit >>> 3] as number) & (1 << (bit & 7))) !== 0;
+}
+
+/** The second bit of a prefix whose first bit is `bit`: the same slice, at h6's low 22 bits. */
+function secondBit(bit: number, h6: number): number {
+  return bit - (bit % SLICE_BITS) + (h6 % SLICE_BITS);
 }
 
 /**
@@ -216,6 +311,11 @@ export class LeafHashIndex {
   private readonly levelEntries: Database.Statement<[number, number, number], [number, number]>;
   private readonly entriesOutsideLevels: Database.Statement<[], [number, number, number]>;
   private probes: Database.Statement<[string], [number, number]> | undefined;
+  // State "dedup_filter_two_bits" as loaded: the form of each stored filter row.
+  private storedTwoBits = ALL_SLICES_TWO_BITS;
+  // Where the one-bit rebuild of filter.oneBitSlice has read the disk entries up to (h6).
+  private oneBitCursor = 0;
+  private readonly sliceEntries: Database.Statement<[number, number], number>;
 
   private readonly db: Database.Database;
   private readonly probeLevel: Database.Statement<[number, number], number>;
@@ -241,7 +341,10 @@ export class LeafHashIndex {
   constructor(
     db: Database.Database,
     private readonly leafHashAt: LeafHashReader,
+    /** Disk entries from which filter rows go back to one bit (tests lower it). */
+    private readonly oneBitFrom = ONE_BIT_FROM_ENTRIES,
   ) {
+    if (!Number.isSafeInteger(oneBitFrom) || oneBitFrom < 1) throw new RangeError(`invalid filter one-bit threshold ${oneBitFrom}`);
     this.db = db;
     this.insert = db.prepare<[number, number]>('INSERT INTO tree_dedup (level, h6, idx) VALUES (1, ?, ?)');
     // Many rows per statement: a quarter less CPU per row than one each.
@@ -255,6 +358,9 @@ export class LeafHashIndex {
       )
       .raw();
     this.probeLevel = db.prepare<[number, number], number>('SELECT idx FROM tree_dedup WHERE level = ? AND h6 = ?').pluck();
+    this.sliceEntries = db
+      .prepare<[number, number], number>(`SELECT h6 FROM tree_dedup WHERE level IN (${Array.from({ length: MAX_DEDUP_LEVEL }, (_, i) => i + 1).join(', ')}) AND h6 >= ? AND h6 < ?`)
+      .pluck();
     this.entriesOutsideLevels = db
       .prepare<[], [number, number, number]>(`SELECT level, h6, idx FROM tree_dedup WHERE level NOT BETWEEN 1 AND ${MAX_DEDUP_LEVEL}`)
       .raw();
@@ -332,6 +438,11 @@ export class LeafHashIndex {
     if (!Number.isSafeInteger(this.filterUpto) || this.filterUpto < 0 || this.filterUpto > this.upto) {
       throw new TreeIntegrityError(`dedup filter state (upto ${this.filterUpto}) does not fit the disk level (upto ${this.upto})`);
     }
+    const twoBits = this.readState.get('dedup_filter_two_bits');
+    if (twoBits === undefined || !Number.isSafeInteger(twoBits) || twoBits < 0 || twoBits > ALL_SLICES_TWO_BITS) {
+      throw new TreeIntegrityError(`dedup filter form (${String(twoBits)}) is not a mask of ${SLICES} slices`);
+    }
+    this.storedTwoBits = twoBits;
     this.unique = this.readState.get('leaf_hashes_unique') === 1;
     this.loadLevels();
     this.loadFilter();
@@ -439,6 +550,45 @@ export class LeafHashIndex {
     if (this.size - this.upto >= this.chunk) this.writeNextSlice();
     while (this.size - this.upto >= 2 * this.chunk) this.writeNextSlice();
     this.moveLevels(added);
+    this.stepToOneBit(added);
+  }
+
+  private diskEntries(): number {
+    let entries = 0;
+    for (let level = 1; level <= MAX_DEDUP_LEVEL; level++) entries += this.levelRows[level] ?? 0;
+    return entries;
+  }
+
+  /**
+   * Once the disk level holds ONE_BIT_FROM_ENTRIES entries, the slices still
+   * in two-bit form go back to one bit, lowest first, one at a time: the
+   * slice's one-bit row is rebuilt from its disk entries, about
+   * ONE_BIT_ROWS_PER_LEAF entries per leaf appended (so no batch pays for a
+   * whole slice), while lookups keep its two-bit row; the transaction that
+   * reads the last of them stores the new row and the new form together.
+   * The progress lives in memory: after a restart the slice starts again.
+   */
+  private stepToOneBit(added: number): void {
+    if (this.filter.twoBits === 0) return;
+    const entries = this.diskEntries();
+    if (this.filter.oneBitSlice < 0) {
+      if (entries < this.oneBitFrom) return;
+      let s = 0;
+      while (!this.filter.isTwoBit(s)) s++;
+      this.filter.beginOneBit(s);
+      this.oneBitCursor = s * H6_SPAN;
+    }
+    const s = this.filter.oneBitSlice;
+    const end = (s + 1) * H6_SPAN;
+    const rows = ONE_BIT_ROWS_PER_LEAF * Math.max(1, added);
+    const width = Math.max(1, Math.floor((H6_SPAN / Math.max(1, entries / SLICES)) * rows));
+    const hi = Math.min(end, this.oneBitCursor + width);
+    for (const h6 of this.sliceEntries.all(this.oneBitCursor, hi)) this.filter.addPending(h6);
+    this.oneBitCursor = hi;
+    if (hi < end) return;
+    this.writeFilter.run(s, this.filter.finishOneBit());
+    this.storedTwoBits = this.filter.twoBits;
+    this.writeState.run('dedup_filter_two_bits', this.storedTwoBits);
   }
 
   /** Entries level may hold before it moves ranges down. */
@@ -645,7 +795,7 @@ export class LeafHashIndex {
    * rebuilt from tree_dedup (O(disk entries), in memory only).
    */
   private loadFilter(): void {
-    this.filter.bits.fill(0);
+    this.filter.reset(this.storedTwoBits);
     if (this.filterUpto === 0) return;
     let valid = 0;
     for (const [id, bits] of this.readFilter.iterate()) {
@@ -751,7 +901,7 @@ export class LeafHashIndex {
 
   /** For a file without a stored filter: O(disk entries), in memory only. */
   private rebuildFilter(): void {
-    this.filter.bits.fill(0);
+    this.filter.reset(this.storedTwoBits);
     this.forEachDiskEntry((h6) => this.filter.add(h6));
   }
 

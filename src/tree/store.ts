@@ -1,6 +1,6 @@
 // TreeStore: the log's Merkle tree, durably, in one SQLite file.
 //
-// Storage (schema version 5; tables prefixed tree_):
+// Storage (schema version 6; tables prefixed tree_):
 // - tree_leaf_tiles(k, leaves): leaves [wk, wk+w), length-prefixed, in the
 //   file's leaf format (leaf-tiles.ts): w = 31 (30 in files from schema 2 and
 //   older) Sigsum leaves fill one 4 KiB page.
@@ -11,9 +11,10 @@
 // - tree_dedup(level, h6, idx), tree_dedup_filter: the leveled disk level of
 //   the leaf-hash map and a fixed-size filter over it (dedup.ts). Version 1
 //   had tree_dedup(h6, idx), version 3 and older a 4 MiB filter, version 4
-//   no leaf_hashes_unique; opening such a file migrates it in place.
+//   no leaf_hashes_unique, version 5 one bit per prefix in every filter row;
+//   opening such a file migrates it in place.
 // - tree_state(name, value): schema_version, size, dedup_chunk, dedup_upto,
-//   dedup_slices, dedup_filter_upto, dedup_rows_<level>, dedup_cursor_<level>,
+//   dedup_slices, dedup_filter_upto, dedup_filter_two_bits, dedup_rows_<level>, dedup_cursor_<level>,
 //   leaf_hashes_unique, leaf_format.
 // - tree_meta(key, value): free-form metadata for callers (getMeta/setMeta).
 // About 218 bytes per 128-byte leaf at 10M leaves: 132 leaf (137 in leaf
@@ -35,7 +36,15 @@
 // tile cache, ~5 MiB dedup memory level, 16 MiB filter.
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
-import { BatchDedup, DEDUP_TABLE_SQL, DEFAULT_DEDUP_CHUNK, LeafHashIndex, migrateDedupToLevels, migrateFilterTo27Bits } from './dedup.js';
+import {
+  ALL_SLICES_TWO_BITS,
+  BatchDedup,
+  DEDUP_TABLE_SQL,
+  DEFAULT_DEDUP_CHUNK,
+  LeafHashIndex,
+  migrateDedupToLevels,
+  rebuildStoredFilter,
+} from './dedup.js';
 import { edgeLevels, RightEdge } from './compact.js';
 import { checkStoredTree, checkTree, streamLeaves, type StoredTree, type TreeCheck, type TreeCheckOptions } from './integrity.js';
 import { DatabaseOpenError, TreeDivergenceError, TreeGapError, TreeIntegrityError } from './errors.js';
@@ -59,7 +68,7 @@ import {
 import { bytesEqual } from '../hex.js';
 import { HASH_SIZE, type Hash } from '../types.js';
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 export { TreeDivergenceError, TreeGapError, TreeIntegrityError };
 
@@ -70,6 +79,11 @@ export interface TreeStoreOptions {
    * exercise the moves. Default 131072.
    */
   readonly dedupChunk?: number;
+  /**
+   * Disk entries of the leaf-hash index from which its filter rows go back
+   * from two bits per prefix to one (dedup.ts); tests lower it. Default 2^26.
+   */
+  readonly filterOneBitFrom?: number;
   /** Hash tiles kept in the in-process cache (≥ 1; a full tile is 4 KiB). Default 3072. */
   readonly tileCacheTiles?: number;
   /**
@@ -110,7 +124,7 @@ CREATE TABLE tree_hash_tiles (id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
 ${DEDUP_TABLE_SQL};
 CREATE TABLE tree_dedup_filter (id INTEGER PRIMARY KEY, bits BLOB NOT NULL);
 INSERT INTO tree_state (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('size', 0), ('dedup_upto', 0), ('dedup_slices', 0),
-  ('dedup_filter_upto', 0), ('leaf_hashes_unique', 1), ('leaf_format', ${NEW_FILE_LEAF_FORMAT.id});
+  ('dedup_filter_upto', 0), ('dedup_filter_two_bits', ${ALL_SLICES_TWO_BITS}), ('leaf_hashes_unique', 1), ('leaf_format', ${NEW_FILE_LEAF_FORMAT.id});
 `;
 
 // Page cache per connection: bounded, so memory does not grow with the tree;
@@ -125,7 +139,7 @@ const LEAF_POSITIONS = Array.from({ length: TILE_WIDTH }, (_v, j) => nodeAddress
 
 function checkSchemaVersion(db: Database.Database, path: string): void {
   const version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
-  if (version === 1 || version === 2 || version === 3 || version === 4) {
+  if (version === 1 || version === 2 || version === 3 || version === 4 || version === 5) {
     throw new Error(`${path}: tree schema version ${version}; it is migrated to ${SCHEMA_VERSION} when opened for writing (by the node, or fsck --repair), not read-only`);
   }
   if (version !== SCHEMA_VERSION) {
@@ -148,6 +162,8 @@ function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: nu
       return;
     }
     let version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
+    // Files from before schema 6 get their filter rebuilt once, after the other steps.
+    const rebuildFilter = version === 1 || version === 2 || version === 3 || version === 4 || version === 5;
     if (version === 1) {
       // 1 → 2: the leaf-hash index's disk level gains levels (dedup.ts). Same transaction: all or nothing.
       migrateDedupToLevels(db);
@@ -163,8 +179,7 @@ function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: nu
     }
     if (version === 3) {
       // 3 → 4: the leaf-hash filter widens from 4 to 16 MiB and is saved once
-      // per few chunks (dedup.ts); it is rebuilt from the index, once.
-      migrateFilterTo27Bits(db);
+      // per few chunks (dedup.ts); rebuilt from the index below.
       db.prepare("UPDATE tree_state SET value = 4 WHERE name = 'schema_version'").run();
       version = 4;
     }
@@ -175,6 +190,13 @@ function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: nu
       db.prepare("UPDATE tree_state SET value = 5 WHERE name = 'schema_version'").run();
       version = 5;
     }
+    if (version === 5) {
+      // 5 → 6: the filter takes two bits per prefix while the index is small
+      // (state dedup_filter_two_bits, dedup.ts); rebuilt from the index below.
+      db.prepare("UPDATE tree_state SET value = 6 WHERE name = 'schema_version'").run();
+      version = 6;
+    }
+    if (rebuildFilter && version === SCHEMA_VERSION) rebuildStoredFilter(db);
     if (version !== SCHEMA_VERSION) {
       throw new Error(`${path}: tree schema version ${String(version)}, this program reads ${SCHEMA_VERSION}`);
     }
@@ -253,7 +275,7 @@ export class TreeStore {
     this.leafFormat = leafTileFormat(db.prepare("SELECT value FROM tree_state WHERE name = 'leaf_format'").pluck().get());
     this.tiles = new TileCache(options.tileCacheTiles ?? DEFAULT_TILE_CACHE_TILES, (id) => id < firstTileId(1));
     this.soleWriter = options.soleWriter === true;
-    this.index = new LeafHashIndex(db, (i) => this.nodeText(0, i));
+    this.index = new LeafHashIndex(db, (i) => this.nodeText(0, i), options.filterOneBitFrom);
     this.readTx = db.transaction((fn: () => unknown) => {
       this.refresh();
       return fn();
@@ -610,6 +632,11 @@ export class TreeStore {
           this.db.exec(`DELETE FROM tree_hash_tiles; DELETE FROM tree_dedup; DELETE FROM tree_dedup_filter;
             UPDATE tree_state SET value = 0 WHERE name IN ('dedup_upto', 'dedup_slices', 'dedup_filter_upto');
             DELETE FROM tree_state WHERE name GLOB 'dedup_rows_*' OR name GLOB 'dedup_cursor_*';`);
+          // No rows left, so any form is consistent: start as a new file does
+          // (a large tree's rows go back to one bit as the rebuild passes the threshold).
+          this.db
+            .prepare("INSERT INTO tree_state (name, value) VALUES ('dedup_filter_two_bits', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+            .run(ALL_SLICES_TWO_BITS);
           this.tiles.clear();
           this.memo.clear();
           this.sizeNow = this.stmt.size.get() ?? 0;

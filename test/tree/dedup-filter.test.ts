@@ -1,8 +1,10 @@
-// The leaf-hash index's prefix filter (schema 4): 27 bits, saved once per few
+// The leaf-hash index's prefix filter: 27 bits (schema 4), saved once per few
 // chunks with dedup_filter_upto saying what the stored rows cover, the rest
-// added from stored leaf hashes at open; and the migration of a schema-3 file,
-// whose 25-bit filter is widened in place. Real files throughout; small dedup
-// chunks so that saves happen within a few hundred leaves.
+// added from stored leaf hashes at open; two bits per prefix in each row until
+// the index passes a threshold, then one again, slice by slice (schema 6); and
+// the migrations of schema-3 and schema-5 files, whose filters are rebuilt.
+// Real files throughout; small dedup chunks so that saves happen within a few
+// hundred leaves, and a low threshold so that rows go back to one bit.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -25,6 +27,29 @@ function storedFilterHas(db: Database.Database, h6: number, bitsLog2: number): b
   if (row === undefined) return false;
   const inRow = bit % rowBits;
   return ((row[inRow >>> 3] as number) & (1 << (inRow & 7))) !== 0;
+}
+
+const SLICE_BITS = 2 ** 22;
+const TWO_BITS_ALL = 2 ** 32 - 1;
+
+/** The filter bits (index into the whole 2^27-bit filter) of prefix h6, in one- or two-bit form. */
+function bitsOf(h6: number, twoBits: boolean): number[] {
+  const first = Math.floor(h6 / 2 ** 21);
+  return twoBits ? [first, first - (first % SLICE_BITS) + (h6 % SLICE_BITS)] : [first];
+}
+
+/** Every set bit of the stored rows, as indices into the whole filter. */
+function storedBits(db: Database.Database): Set<number> {
+  const set = new Set<number>();
+  for (const [id, bits] of db.prepare('SELECT id, bits FROM tree_dedup_filter ORDER BY id').raw().all() as Array<[number, Buffer]>) {
+    for (let i = 0; i < bits.length * 8; i++) if (((bits[i >>> 3] as number) & (1 << (i & 7))) !== 0) set.add(id * bits.length * 8 + i);
+  }
+  return set;
+}
+
+/** Whether slice s is in two-bit form by the state's mask. */
+function twoBitSlice(mask: number, s: number): boolean {
+  return Math.floor(mask / 2 ** s) % 2 === 1;
 }
 
 function diskEntries(db: Database.Database): Array<[number, number]> {
@@ -129,7 +154,7 @@ describe('leaf-hash filter', () => {
       [2000, 4],
       [300, 512], // one chunk in memory, none on disk
     ] as const) {
-      it(`rebuilds the filter of a ${count}-leaf file (chunk ${chunk}) at 27 bits; every leaf is still found`, () => {
+      it(`rebuilds the filter of a ${count}-leaf file (chunk ${chunk}) at 27 bits, two per prefix; every leaf is still found`, () => {
         const path = files.newPath('v3');
         writeVersion3(path, count, chunk);
         const store = openStore(path);
@@ -138,16 +163,9 @@ describe('leaf-hash filter', () => {
         const rows = store.db.prepare('SELECT id, bits FROM tree_dedup_filter ORDER BY id').raw().all() as Array<[number, Buffer]>;
         assert.deepEqual(rows.map(([id, bits]) => [id, bits.length]), Array.from({ length: 32 }, (_v, id) => [id, 2 ** 24 / 32]));
         // Exactly the entries' bits: rebuilt, not the old bits widened.
-        const expected = new Set(diskEntries(store.db).map(([h6]) => Math.floor(h6 / 2 ** 21)));
-        let set = 0;
-        rows.forEach(([id, bits]) => {
-          for (let i = 0; i < bits.length * 8; i++) {
-            if (((bits[i >>> 3] as number) & (1 << (i & 7))) === 0) continue;
-            set++;
-            assert.ok(expected.has(id * bits.length * 8 + i), `row ${id} bit ${i} belongs to no entry`);
-          }
-        });
-        assert.equal(set, expected.size);
+        assert.equal(state(store.db, 'dedup_filter_two_bits'), TWO_BITS_ALL);
+        const expected = new Set(diskEntries(store.db).flatMap(([h6]) => bitsOf(h6, true)));
+        assert.deepEqual(storedBits(store.db), expected);
         store.verifyIntegrity();
         expectEveryLeafFound(store, count);
         store.appendLeaves(leavesOf(count, count + 500));
@@ -174,6 +192,155 @@ describe('leaf-hash filter', () => {
       const path = files.newPath('v3');
       writeVersion3(path, 50, 8);
       assert.throws(() => TreeStore.open(path, { readOnly: true }), new RegExp(`tree schema version 3; it is migrated to ${SCHEMA_VERSION} when opened for writing`));
+    });
+  });
+
+  describe('two bits per prefix (schema 6)', () => {
+    it('a new file keeps two bits for every disk entry in every stored row', () => {
+      const path = files.newPath('two');
+      const store = openStore(path, { dedupChunk: 8 });
+      for (let n = 0; n < 1300; n += 13) store.appendLeaves(leavesOf(n, n + 13));
+      store.close();
+      withDb(path, (db) => {
+        assert.equal(state(db, 'dedup_filter_two_bits'), TWO_BITS_ALL);
+        const upto = state(db, 'dedup_filter_upto') as number;
+        const stored = storedBits(db);
+        let checked = 0;
+        for (const [h6, idx] of diskEntries(db)) {
+          if (idx >= upto) continue;
+          checked++;
+          for (const bit of bitsOf(h6, true)) assert.ok(stored.has(bit), `stored filter misses bit ${bit} of leaf ${idx}`);
+        }
+        assert.ok(checked > 1000, `${checked} entries checked`);
+      });
+    });
+
+    it('admits far fewer prefixes that no entry has than one bit would', () => {
+      const path = files.newPath('fp');
+      const store = openStore(path, { dedupChunk: 1024 });
+      for (let n = 0; n < 20_480; n += 1024) store.appendLeaves(leavesOf(n, n + 1024));
+      store.close();
+      withDb(path, (db) => {
+        const entries = diskEntries(db);
+        assert.ok(entries.length >= 16_384, `${entries.length} disk entries`);
+        const stored = storedBits(db);
+        // Prefixes next to stored ones (lowest bit flipped): same first bit, so one bit admits every one.
+        let admitted = 0;
+        for (const [h6] of entries) if (bitsOf(h6 ^ 1, true).every((bit) => stored.has(bit))) admitted++;
+        assert.ok(admitted < entries.length / 50, `two bits admit ${admitted} of ${entries.length}`);
+      });
+    });
+
+    /** A schema-5 file as the previous version wrote it: the same tree, its filter rows one bit per prefix. */
+    function writeVersion5(path: string, count: number, chunk: number): void {
+      const store = TreeStore.open(path, { dedupChunk: chunk });
+      for (let i = 0; i < count; i += 11) store.appendLeaves(leavesOf(i, Math.min(count, i + 11)));
+      store.close();
+      withDb(path, (db) =>
+        db.transaction(() => {
+          const bits = new Uint8Array(2 ** 24);
+          for (const [h6] of diskEntries(db)) {
+            const bit = Math.floor(h6 / 2 ** 21);
+            bits[bit >>> 3] = (bits[bit >>> 3] as number) | (1 << (bit & 7));
+          }
+          const put = db.prepare('UPDATE tree_dedup_filter SET bits = ? WHERE id = ?');
+          for (let id = 0; id < 32; id++) put.run(bits.subarray(id * 2 ** 19, (id + 1) * 2 ** 19), id);
+          db.exec("DELETE FROM tree_state WHERE name = 'dedup_filter_two_bits'; UPDATE tree_state SET value = 5 WHERE name = 'schema_version'");
+        })(),
+      );
+    }
+
+    for (const [count, chunk] of [
+      [0, 8],
+      [300, 8],
+      [2000, 4],
+    ] as const) {
+      it(`migrates a ${count}-leaf schema-5 file (chunk ${chunk}): the filter is rebuilt with two bits, every leaf found, repeats refused`, () => {
+        const path = files.newPath('v5');
+        writeVersion5(path, count, chunk);
+        const store = openStore(path);
+        assert.equal(state(store.db, 'schema_version'), SCHEMA_VERSION);
+        assert.equal(state(store.db, 'dedup_filter_two_bits'), TWO_BITS_ALL);
+        assert.equal(state(store.db, 'dedup_filter_upto'), state(store.db, 'dedup_upto'));
+        assert.deepEqual(storedBits(store.db), new Set(diskEntries(store.db).flatMap(([h6]) => bitsOf(h6, true))));
+        store.verifyIntegrity();
+        expectEveryLeafFound(store, count);
+        if (count > 0) assert.deepEqual(store.appendLeaves([leafOf(count - 1), leafOf(count)]), [count - 1, count]);
+        store.close();
+        const again = openStore(path);
+        again.verifyIntegrity();
+        expectEveryLeafFound(again, count);
+      });
+    }
+
+    it('refuses a schema-5 file read-only, naming the migration', () => {
+      const path = files.newPath('v5');
+      writeVersion5(path, 50, 8);
+      assert.throws(() => TreeStore.open(path, { readOnly: true }), new RegExp(`tree schema version 5; it is migrated to ${SCHEMA_VERSION} when opened for writing`));
+    });
+
+    it('past the threshold every slice goes back to one bit, a slice at a time, finding every leaf all along', () => {
+      const path = files.newPath('one');
+      // Batches of 3 leaves re-read ~12 entries of a slice of ~100: each slice takes several
+      // transactions, and entries arrive in its part already re-read.
+      const options = { dedupChunk: 8, filterOneBitFrom: 3000 };
+      let store = openStore(path, options);
+      store.appendLeaves(leavesOf(0, 3000));
+      const masks = new Set<number>();
+      let n = 3000;
+      for (; n < 9000; n += 3) {
+        store.appendLeaves(leavesOf(n, n + 3));
+        const mask = state(store.db, 'dedup_filter_two_bits') as number;
+        masks.add(mask);
+        if (n % 300 === 0) {
+          expectEveryLeafFound(store, n + 3);
+          // A restart loses the slice in progress, not the finished ones.
+          store.close();
+          store = openStore(path, options);
+          assert.equal(state(store.db, 'dedup_filter_two_bits'), mask);
+        }
+        if (mask === 0) break;
+      }
+      assert.ok(n > 3300, `one bit everywhere only after ${n} leaves`);
+      assert.equal(state(store.db, 'dedup_filter_two_bits'), 0, `all slices one-bit after ${n} leaves`);
+      // Slices went one at a time, lowest first: each mask seen clears the lowest bits.
+      for (const mask of masks) for (let s = 1; s < 32; s++) assert.ok(!(twoBitSlice(mask, s - 1) && !twoBitSlice(mask, s)) || mask === TWO_BITS_ALL, `mask ${mask.toString(2)}`);
+      assert.ok(masks.size > 20, `${masks.size} masks`);
+      store.appendLeaves(leavesOf(n + 3, n + 400));
+      store.verifyIntegrity();
+      expectEveryLeafFound(store, n + 400);
+      store.close();
+      withDb(path, (db) => {
+        // One-bit rows hold exactly the first bits of the disk entries (rebuilt, not the two-bit bits kept).
+        const upto = state(db, 'dedup_filter_upto') as number;
+        const stored = storedBits(db);
+        const all = new Set(diskEntries(db).map(([h6]) => Math.floor(h6 / 2 ** 21)));
+        for (const [h6, idx] of diskEntries(db)) if (idx < upto) assert.ok(stored.has(Math.floor(h6 / 2 ** 21)), `leaf ${idx}`);
+        for (const bit of stored) assert.ok(all.has(bit), `stored bit ${bit} belongs to no entry`);
+      });
+      const again = openStore(path, options);
+      again.verifyIntegrity();
+      expectEveryLeafFound(again, n + 400);
+      assert.deepEqual(again.appendLeaves([leafOf(17), leafOf(n + 400)]), [17, n + 400]);
+    });
+
+    it('rejects a malformed form state, and rebuildDerived repairs it', () => {
+      const path = files.newPath('bad-form');
+      const store = openStore(path, { dedupChunk: 8 });
+      store.appendLeaves(leavesOf(0, 200));
+      store.close();
+      for (const bad of ['-1', '4294967296', '1.5', "'x'"]) {
+        withDb(path, (db) => db.exec(`UPDATE tree_state SET value = ${bad} WHERE name = 'dedup_filter_two_bits'`));
+        const damaged = openStore(path);
+        assert.throws(() => damaged.indexOfLeafHash(leafHash(leafOf(3))), /dedup filter form .* is not a mask of 32 slices/);
+        assert.match(damaged.checkTree().problems[0]?.message ?? '', /dedup filter form/);
+        damaged.close();
+      }
+      const repaired = openStore(path);
+      repaired.rebuildDerived();
+      assert.equal(state(repaired.db, 'dedup_filter_two_bits'), TWO_BITS_ALL);
+      assert.deepEqual(repaired.checkTree().problems, []);
+      expectEveryLeafFound(repaired, 200);
     });
   });
 });
