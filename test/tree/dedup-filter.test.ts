@@ -52,6 +52,15 @@ function twoBitSlice(mask: number, s: number): boolean {
   return Math.floor(mask / 2 ** s) % 2 === 1;
 }
 
+/** A closed file holding leaves [0, count), appended `batch` at a time with this dedup chunk. */
+function storedTree(prefix: string, count: number, batch: number, dedupChunk: number): string {
+  const path = files.newPath(prefix);
+  const store = openStore(path, { dedupChunk });
+  for (let n = 0; n < count; n += batch) store.appendLeaves(leavesOf(n, Math.min(count, n + batch)));
+  store.close();
+  return path;
+}
+
 function diskEntries(db: Database.Database): Array<[number, number]> {
   return db.prepare('SELECT h6, idx FROM tree_dedup').raw().all() as Array<[number, number]>;
 }
@@ -135,16 +144,15 @@ describe('leaf-hash filter', () => {
 
   describe('migration from schema 3', () => {
     /** A schema-3 file as the previous version wrote it: the same tree, its 25-bit filter. */
-    function writeVersion3(path: string, count: number, chunk: number): void {
-      const store = TreeStore.open(path, { dedupChunk: chunk });
-      for (let i = 0; i < count; i += 11) store.appendLeaves(leavesOf(i, Math.min(count, i + 11)));
-      store.close();
+    function writeVersion3(count: number, chunk: number): string {
+      const path = storedTree('v3', count, 11, chunk);
       withDb(path, (db) =>
         db.transaction(() => {
           rewriteFilterAsSchema3(db);
           db.prepare("UPDATE tree_state SET value = 3 WHERE name = 'schema_version'").run();
         })(),
       );
+      return path;
     }
 
     for (const [count, chunk] of [
@@ -155,8 +163,7 @@ describe('leaf-hash filter', () => {
       [300, 512], // one chunk in memory, none on disk
     ] as const) {
       it(`rebuilds the filter of a ${count}-leaf file (chunk ${chunk}) at 27 bits, two per prefix; every leaf is still found`, () => {
-        const path = files.newPath('v3');
-        writeVersion3(path, count, chunk);
+        const path = writeVersion3(count, chunk);
         const store = openStore(path);
         assert.equal(state(store.db, 'schema_version'), SCHEMA_VERSION);
         assert.equal(state(store.db, 'dedup_filter_upto'), state(store.db, 'dedup_upto'));
@@ -178,8 +185,7 @@ describe('leaf-hash filter', () => {
     }
 
     it('rebuilds the filter of a schema-3 file whose filter rows are damaged', () => {
-      const path = files.newPath('v3');
-      writeVersion3(path, 400, 8);
+      const path = writeVersion3(400, 8);
       withDb(path, (db) => db.exec("DELETE FROM tree_dedup_filter WHERE id = 7; UPDATE tree_dedup_filter SET bits = x'00' WHERE id = 3"));
       const store = openStore(path);
       assert.equal(state(store.db, 'schema_version'), SCHEMA_VERSION);
@@ -189,19 +195,14 @@ describe('leaf-hash filter', () => {
     });
 
     it('refuses a schema-3 file read-only, naming the migration', () => {
-      const path = files.newPath('v3');
-      writeVersion3(path, 50, 8);
+      const path = writeVersion3(50, 8);
       assert.throws(() => TreeStore.open(path, { readOnly: true }), new RegExp(`tree schema version 3; it is migrated to ${SCHEMA_VERSION} when opened for writing`));
     });
   });
 
   describe('two bits per prefix (schema 6)', () => {
     it('a new file keeps two bits for every disk entry in every stored row', () => {
-      const path = files.newPath('two');
-      const store = openStore(path, { dedupChunk: 8 });
-      for (let n = 0; n < 1300; n += 13) store.appendLeaves(leavesOf(n, n + 13));
-      store.close();
-      withDb(path, (db) => {
+      withDb(storedTree('two', 1300, 13, 8), (db) => {
         assert.equal(state(db, 'dedup_filter_two_bits'), TWO_BITS_ALL);
         const upto = state(db, 'dedup_filter_upto') as number;
         const stored = storedBits(db);
@@ -216,11 +217,7 @@ describe('leaf-hash filter', () => {
     });
 
     it('admits far fewer prefixes that no entry has than one bit would', () => {
-      const path = files.newPath('fp');
-      const store = openStore(path, { dedupChunk: 1024 });
-      for (let n = 0; n < 20_480; n += 1024) store.appendLeaves(leavesOf(n, n + 1024));
-      store.close();
-      withDb(path, (db) => {
+      withDb(storedTree('fp', 20_480, 1024, 1024), (db) => {
         const entries = diskEntries(db);
         assert.ok(entries.length >= 16_384, `${entries.length} disk entries`);
         const stored = storedBits(db);
@@ -232,10 +229,8 @@ describe('leaf-hash filter', () => {
     });
 
     /** A schema-5 file as the previous version wrote it: the same tree, its filter rows one bit per prefix. */
-    function writeVersion5(path: string, count: number, chunk: number): void {
-      const store = TreeStore.open(path, { dedupChunk: chunk });
-      for (let i = 0; i < count; i += 11) store.appendLeaves(leavesOf(i, Math.min(count, i + 11)));
-      store.close();
+    function writeVersion5(count: number, chunk: number): string {
+      const path = storedTree('v5', count, 11, chunk);
       withDb(path, (db) =>
         db.transaction(() => {
           const bits = new Uint8Array(2 ** 24);
@@ -248,6 +243,7 @@ describe('leaf-hash filter', () => {
           db.exec("DELETE FROM tree_state WHERE name = 'dedup_filter_two_bits'; UPDATE tree_state SET value = 5 WHERE name = 'schema_version'");
         })(),
       );
+      return path;
     }
 
     for (const [count, chunk] of [
@@ -256,8 +252,7 @@ describe('leaf-hash filter', () => {
       [2000, 4],
     ] as const) {
       it(`migrates a ${count}-leaf schema-5 file (chunk ${chunk}): the filter is rebuilt with two bits, every leaf found, repeats refused`, () => {
-        const path = files.newPath('v5');
-        writeVersion5(path, count, chunk);
+        const path = writeVersion5(count, chunk);
         const store = openStore(path);
         assert.equal(state(store.db, 'schema_version'), SCHEMA_VERSION);
         assert.equal(state(store.db, 'dedup_filter_two_bits'), TWO_BITS_ALL);
@@ -274,8 +269,7 @@ describe('leaf-hash filter', () => {
     }
 
     it('refuses a schema-5 file read-only, naming the migration', () => {
-      const path = files.newPath('v5');
-      writeVersion5(path, 50, 8);
+      const path = writeVersion5(50, 8);
       assert.throws(() => TreeStore.open(path, { readOnly: true }), new RegExp(`tree schema version 5; it is migrated to ${SCHEMA_VERSION} when opened for writing`));
     });
 
