@@ -99,6 +99,8 @@ const H6_SPAN = H6_END / SLICES;
 const LEVEL_RATIO = 8;
 /** Levels a tree of 2^53 leaves needs with chunk 1: log8(2^53) < 18. */
 export const MAX_DEDUP_LEVEL = 18;
+/** Every disk level, as an SQL list (`level IN (…)` keeps primary-key searches per level). */
+const EVERY_LEVEL = Array.from({ length: MAX_DEDUP_LEVEL }, (_, i) => i + 1).join(', ');
 /** Level moves run while a level's credit is positive; credit grows by this times the leaves appended. */
 const MOVE_PACE = 1.5;
 /** Range moves per level in one append transaction beyond the pace (bounds the slowest batch). */
@@ -359,7 +361,7 @@ export class LeafHashIndex {
       .raw();
     this.probeLevel = db.prepare<[number, number], number>('SELECT idx FROM tree_dedup WHERE level = ? AND h6 = ?').pluck();
     this.sliceEntries = db
-      .prepare<[number, number], number>(`SELECT h6 FROM tree_dedup WHERE level IN (${Array.from({ length: MAX_DEDUP_LEVEL }, (_, i) => i + 1).join(', ')}) AND h6 >= ? AND h6 < ?`)
+      .prepare<[number, number], number>(`SELECT h6 FROM tree_dedup WHERE level IN (${EVERY_LEVEL}) AND h6 >= ? AND h6 < ?`)
       .pluck();
     this.entriesOutsideLevels = db
       .prepare<[], [number, number, number]>(`SELECT level, h6, idx FROM tree_dedup WHERE level NOT BETWEEN 1 AND ${MAX_DEDUP_LEVEL}`)
@@ -378,7 +380,7 @@ export class LeafHashIndex {
       .prepare<[], [string, number]>("SELECT name, value FROM tree_state WHERE name GLOB 'dedup_rows_*' OR name GLOB 'dedup_cursor_*'")
       .raw();
     this.countLevels = db.prepare<[], [number, number]>('SELECT level, count(*) FROM tree_dedup GROUP BY level').raw();
-    this.probeEntry = db.prepare<[number, number], number>(`SELECT 1 FROM tree_dedup WHERE level IN (${Array.from({ length: MAX_DEDUP_LEVEL }, (_, i) => i + 1).join(', ')}) AND h6 = ? AND idx = ?`).pluck();
+    this.probeEntry = db.prepare<[number, number], number>(`SELECT 1 FROM tree_dedup WHERE level IN (${EVERY_LEVEL}) AND h6 = ? AND idx = ?`).pluck();
     this.readFilter = db.prepare<[], [number, Buffer]>('SELECT id, bits FROM tree_dedup_filter').raw();
     this.writeFilter = db.prepare<[number, Uint8Array]>(
       'INSERT INTO tree_dedup_filter (id, bits) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET bits = excluded.bits',

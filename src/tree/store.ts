@@ -137,9 +137,14 @@ const LEAF_PAGE_TILES = 64;
 /** Position in its level-0 hash tile of the leaf hash of each leaf of the tile. */
 const LEAF_POSITIONS = Array.from({ length: TILE_WIDTH }, (_v, j) => nodeAddress(0, j).position);
 
+/** A schema version before SCHEMA_VERSION that opening for writing migrates (1 … 5). */
+function isMigratable(version: unknown): boolean {
+  return typeof version === 'number' && Number.isInteger(version) && version >= 1 && version < SCHEMA_VERSION;
+}
+
 function checkSchemaVersion(db: Database.Database, path: string): void {
   const version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
-  if (version === 1 || version === 2 || version === 3 || version === 4 || version === 5) {
+  if (isMigratable(version)) {
     throw new Error(`${path}: tree schema version ${version}; it is migrated to ${SCHEMA_VERSION} when opened for writing (by the node, or fsck --repair), not read-only`);
   }
   if (version !== SCHEMA_VERSION) {
@@ -163,7 +168,7 @@ function createOrCheckSchema(db: Database.Database, path: string, dedupChunk: nu
     }
     let version = db.prepare("SELECT value FROM tree_state WHERE name = 'schema_version'").pluck().get();
     // Files from before schema 6 get their filter rebuilt once, after the other steps.
-    const rebuildFilter = version === 1 || version === 2 || version === 3 || version === 4 || version === 5;
+    const rebuildFilter = isMigratable(version);
     if (version === 1) {
       // 1 → 2: the leaf-hash index's disk level gains levels (dedup.ts). Same transaction: all or nothing.
       migrateDedupToLevels(db);
